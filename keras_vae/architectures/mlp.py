@@ -1,0 +1,48 @@
+"""The MLP VAE of the PyTorch examples: 784-400-20 by default."""
+
+import math
+
+import keras
+
+from keras_vae.architectures.heads import latent_heads
+
+
+def build_mlp(
+    input_shape, latent_dim, hidden_units=(400,), activation="relu", dtype=None
+):
+    """Dense encoder and decoder; the decoder mirrors the encoder's layers.
+
+    Args:
+        input_shape: `(height, width, channels)`.
+        latent_dim: int.
+        hidden_units: sizes of the hidden Dense layers, encoder order.
+        activation: activation of the hidden layers.
+        dtype: dtype policy of the hidden layers (None: the global policy).
+
+    Returns:
+        `(encoder, decoder)` functional models.
+    """
+    hidden_units = tuple(int(u) for u in hidden_units)
+    if not hidden_units or min(hidden_units) <= 0:
+        raise ValueError(
+            "`hidden_units` must be a non-empty list of positive ints. "
+            f"Received: hidden_units={hidden_units}"
+        )
+    images = keras.Input(shape=input_shape, name="images")
+    h = keras.layers.Flatten(dtype=dtype)(images)
+    for i, units in enumerate(hidden_units):
+        h = keras.layers.Dense(
+            units, activation=activation, dtype=dtype, name=f"encoder_dense_{i}"
+        )(h)
+    encoder = keras.Model(images, latent_heads(h, latent_dim), name="encoder")
+
+    z = keras.Input(shape=(latent_dim,), name="z")
+    h = z
+    for i, units in enumerate(reversed(hidden_units)):
+        h = keras.layers.Dense(
+            units, activation=activation, dtype=dtype, name=f"decoder_dense_{i}"
+        )(h)
+    h = keras.layers.Dense(math.prod(input_shape), dtype="float32", name="logits")(h)
+    logits = keras.layers.Reshape(input_shape, dtype="float32")(h)
+    decoder = keras.Model(z, logits, name="decoder")
+    return encoder, decoder

@@ -1,0 +1,41 @@
+"""The KL term of the ELBO: KL(N(mean, exp(log_var)) || N(0, I)), in float32."""
+
+from keras import ops
+
+from keras_vae.sampling import LOG_VAR_MAX
+from keras_vae.sampling import LOG_VAR_MIN
+
+
+def gaussian_kl(mean, log_var):
+    """Per-dimension KL divergence from a diagonal Gaussian to N(0, 1).
+
+    Args:
+        mean: tensor `[batch, latent_dim]`.
+        log_var: tensor `[batch, latent_dim]`, clipped to [-30, 20].
+
+    Returns:
+        float32 tensor `[batch, latent_dim]`:
+        `0.5 * (mean**2 + exp(log_var) - 1 - log_var)`.
+    """
+    mean = ops.cast(mean, "float32")
+    log_var = ops.clip(ops.cast(log_var, "float32"), LOG_VAR_MIN, LOG_VAR_MAX)
+    return 0.5 * (ops.square(mean) + ops.exp(log_var) - 1.0 - log_var)
+
+
+def kl_per_example(mean, log_var):
+    """KL summed over latent dimensions: float32 `[batch]`, in nats."""
+    return ops.sum(gaussian_kl(mean, log_var), axis=-1)
+
+
+def kl_objective(mean, log_var, free_bits=0.0):
+    """Scalar KL term to optimise: the batch mean of the per-example KL.
+
+    With `free_bits > 0` each latent dimension's batch-mean KL is raised to at
+    least `free_bits` nats before summing (Kingma et al., 2016), so the
+    optimiser has no incentive to push a dimension's KL below that floor. With
+    `free_bits == 0` this equals `mean(kl_per_example(mean, log_var))`.
+    """
+    per_dim = ops.mean(gaussian_kl(mean, log_var), axis=0)
+    if free_bits:
+        per_dim = ops.maximum(per_dim, free_bits)
+    return ops.sum(per_dim)

@@ -1,0 +1,45 @@
+"""Shared fixtures: tiny data, seeding, and a clean dtype policy per test."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_vae
+
+
+@pytest.fixture(autouse=True)
+def _seed_and_policy():
+    keras.utils.set_random_seed(0)
+    keras.config.set_dtype_policy("float32")
+    yield
+    keras.config.set_dtype_policy("float32")
+
+
+@pytest.fixture(scope="session")
+def images():
+    """256 binary 8x8x1 images with structure (random rectangles)."""
+    rng = np.random.default_rng(0)
+    x = np.zeros((256, 8, 8, 1), "float32")
+    for i in range(len(x)):
+        top, left = rng.integers(0, 5, size=2)
+        height, width = rng.integers(2, 5, size=2)
+        x[i, top : top + height, left : left + width, 0] = 1.0
+    return x
+
+
+def dataset(x, batch_size=32, labels=None):
+    """A batched tf.data pipeline over `x` (and `labels`, if given)."""
+    data = x if labels is None else (x, labels)
+    return tf.data.Dataset.from_tensor_slices(data).batch(batch_size)
+
+
+def tiny_vae(arch="mlp", input_shape=(8, 8, 1), latent_dim=3, **kwargs):
+    """Small models of each architecture for fast tests."""
+    options = {
+        "mlp": {"hidden_units": (16,)},
+        "conv": {"filters": (4, 8)},
+        "dcgan": {"base_filters": 4, "num_blocks": 2},
+    }[arch]
+    options.update(kwargs)
+    return keras_vae.build_vae(arch, input_shape, latent_dim, **options)
