@@ -58,6 +58,10 @@ def _check_submodels(encoder, decoder):
         )
 
 
+def _is_tf_dataset(data):
+    return type(data).__module__.startswith("tensorflow.python.data")
+
+
 def _is_array(data):
     return isinstance(data, np.ndarray) or (
         hasattr(data, "shape") and hasattr(data, "dtype") and hasattr(data, "ndim")
@@ -203,14 +207,20 @@ class VAE(keras.Model):
         self.kl_tracker.update_state(kl, batch_size)
         return _scale_for_replicas(total)
 
-    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
-        """`keras.Model.fit`; arrays are checked first (see `encode`)."""
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """`keras.Model.fit`; arrays are checked first (see `encode`).
+
+        For a `tf.data.Dataset`, `shuffle` defaults to False: Keras ignores it
+        there (shuffle in the pipeline) and would warn on every call.
+        """
         self._check_data(x, "x")
+        validation_data = kwargs.get("validation_data")
         if isinstance(validation_data, (tuple, list)) and validation_data:
-            self._check_data(validation_data[0], "validation_data")
-        else:
-            self._check_data(validation_data, "validation_data")
-        return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
+            validation_data = validation_data[0]
+        self._check_data(validation_data, "validation_data")
+        if _is_tf_dataset(x) and not args:
+            kwargs.setdefault("shuffle", False)
+        return super().fit(x, y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         """`keras.Model.evaluate`; arrays are checked first (see `encode`)."""

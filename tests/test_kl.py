@@ -20,7 +20,9 @@ def test_matches_the_closed_form_on_fixed_inputs():
         0.5 * (4.0 - 1.0 - math.log(4.0)),
         0.5 * (4.0 + 0.5 - 1.0 - math.log(0.5)),
     ]
-    np.testing.assert_allclose(_np(kl.gaussian_kl(mean, log_var))[0], expected, rtol=1e-6)
+    np.testing.assert_allclose(
+        _np(kl.gaussian_kl(mean, log_var))[0], expected, rtol=1e-6
+    )
     np.testing.assert_allclose(
         _np(kl.kl_per_example(mean, log_var)), [sum(expected)], rtol=1e-6
     )

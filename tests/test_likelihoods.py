@@ -28,7 +28,10 @@ def test_bernoulli_matches_binary_cross_entropy_without_overflow():
     got = _np(likelihoods.Bernoulli().log_prob(x, logits))
     np.testing.assert_allclose(got, [expected], rtol=1e-6)
     np.testing.assert_allclose(
-        _np(likelihoods.Bernoulli().mean(logits)), 1 / (1 + np.exp(-logits.astype("float64"))), rtol=1e-6, atol=1e-7
+        _np(likelihoods.Bernoulli().mean(logits)),
+        1 / (1 + np.exp(-logits.astype("float64"))),
+        rtol=1e-6,
+        atol=1e-7,
     )
 
 
@@ -60,7 +63,9 @@ def test_continuous_bernoulli_mean_is_the_density_mean(logit):
     x = np.linspace(0.0, 1.0, 200_001)
     density = np.exp(_log_density(likelihoods.ContinuousBernoulli(), x, logit))
     expected = np.trapezoid(x * density, x) / np.trapezoid(density, x)
-    got = float(_np(likelihoods.ContinuousBernoulli().mean(np.float32([[logit]])))[0, 0])
+    got = float(
+        _np(likelihoods.ContinuousBernoulli().mean(np.float32([[logit]])))[0, 0]
+    )
     assert abs(got - expected) < 1e-5
 
 
@@ -101,15 +106,19 @@ def test_get_accepts_names_configs_and_instances():
 
 
 def test_unknown_likelihood_lists_the_choices():
-    with pytest.raises(ValueError, match=r"\['bernoulli', 'gaussian', "
-                       r"'continuous_bernoulli'\].*Received: likelihood='poisson'"):
+    with pytest.raises(
+        ValueError,
+        match=r"\['bernoulli', 'gaussian', "
+        r"'continuous_bernoulli'\].*Received: likelihood='poisson'",
+    ):
         likelihoods.get("poisson")
     with pytest.raises(ValueError, match="Received: likelihood=3"):
         likelihoods.get(3)
 
 
-@pytest.mark.parametrize("kwargs", [{"sigma": 0.0}, {"sigma": -1.0},
-                                    {"min_sigma": 0.0}, {"sigma": 1e-4}])
+@pytest.mark.parametrize(
+    "kwargs", [{"sigma": 0.0}, {"sigma": -1.0}, {"min_sigma": 0.0}, {"sigma": 1e-4}]
+)
 def test_gaussian_rejects_bad_sigmas(kwargs):
     with pytest.raises(ValueError, match="sigma"):
         likelihoods.Gaussian(**kwargs)
