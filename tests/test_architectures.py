@@ -62,8 +62,8 @@ def test_dcgan_uses_batchnorm_and_leaky_relu_blocks():
     kinds = [type(layer).__name__ for layer in vae.encoder.layers]
     assert kinds.count("Conv2D") == 4
     assert kinds.count("BatchNormalization") == 3  # none after the first conv
-    leaky = [l for l in vae.encoder.layers if isinstance(l, keras.layers.LeakyReLU)]
-    assert len(leaky) == 4 and all(math.isclose(l.negative_slope, 0.2) for l in leaky)
+    leaky = [x for x in vae.encoder.layers if isinstance(x, keras.layers.LeakyReLU)]
+    assert len(leaky) == 4 and all(math.isclose(x.negative_slope, 0.2) for x in leaky)
     decoder_kinds = [type(layer).__name__ for layer in vae.decoder.layers]
     assert decoder_kinds.count("Conv2DTranspose") == 4
     assert decoder_kinds.count("ReLU") == 4

@@ -20,7 +20,7 @@ def test_mixed_bfloat16_trains_without_nan_and_keeps_float32_islands(arch, image
         if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D))
         and layer.name not in ("z_mean", "z_log_var", "logits")
     ]
-    assert hidden and all(l.compute_dtype == "bfloat16" for l in hidden)
+    assert hidden and all(x.compute_dtype == "bfloat16" for x in hidden)
     vae.compile()
     history = vae.fit(dataset(images), epochs=2, verbose=0)
     for values in history.history.values():
