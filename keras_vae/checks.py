@@ -21,8 +21,13 @@ def to_numpy(x, name):
     """Converts `x` to a NumPy array, or raises a ValueError naming `name`."""
     if x is None:
         raise ValueError(f"`{name}` must be an array. Received: {name}=None")
-    if hasattr(x, "detach") and hasattr(x, "cpu"):  # torch.Tensor
+    if hasattr(x, "detach") and hasattr(x, "cpu") and hasattr(x, "numpy"):
+        # torch.Tensor: `.numpy()` avoids NumPy 2's __array__ deprecation path;
+        # NumPy has no bfloat16, so that one is widened (still a float).
         x = x.detach().cpu()
+        if str(x.dtype) == "torch.bfloat16":
+            x = x.float()
+        return x.numpy()
     try:
         array = np.asarray(x)
     except Exception as error:  # noqa: BLE001 - re-raised with the input's name

@@ -74,6 +74,17 @@ def test_convenience_methods_give_images_in_range(images):
     assert not np.allclose(vae.reconstruct(images[:5], sample=True), vae.decode(mean))
 
 
+def test_methods_take_backend_tensors(images):
+    vae = tiny_vae()
+    x = keras.ops.convert_to_tensor(images[:3])
+    mean, _ = vae.encode(x)
+    np.testing.assert_allclose(mean, vae.encode(images[:3])[0], atol=1e-6)
+    z = keras.ops.convert_to_tensor(mean)
+    np.testing.assert_allclose(vae.decode(z), vae.decode(mean), atol=1e-6)
+    bf16 = keras.ops.cast(x, "bfloat16")
+    assert vae.encode(bf16)[0].shape == (3, 3)
+
+
 BAD_IMAGES = [
     (np.zeros((8, 8, 1), "float32"), r"rank 4.*shape=\(8, 8, 1\)"),
     (np.zeros((2, 8, 8, 3), "float32"), r"\(None, 8, 8, 1\).*shape=\(2, 8, 8, 3\)"),
