@@ -43,3 +43,23 @@ def tiny_vae(arch="mlp", input_shape=(8, 8, 1), latent_dim=3, **kwargs):
     }[arch]
     options.update(kwargs)
     return keras_vae.build_vae(arch, input_shape, latent_dim, **options)
+
+
+def gradient(fn, x):
+    """d sum(fn(x)) / dx as NumPy, with the current backend's autodiff."""
+    name = keras.backend.backend()
+    x = np.asarray(x, "float32")
+    if name == "tensorflow":
+        variable = tf.Variable(x)
+        with tf.GradientTape() as tape:
+            total = tf.reduce_sum(fn(variable))
+        return tape.gradient(total, variable).numpy()
+    if name == "jax":
+        import jax
+
+        return np.asarray(jax.grad(lambda v: fn(v).sum())(x))
+    import torch
+
+    tensor = torch.tensor(x, requires_grad=True)
+    fn(tensor).sum().backward()
+    return tensor.grad.numpy()
