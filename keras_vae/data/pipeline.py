@@ -1,0 +1,90 @@
+"""tf.data stages shared by every source: convert, resize, binarize, batch.
+
+Sources produce single examples `(image, label, index)` with images as uint8
+(or float32 in [0, 1]) HWC tensors; `finish` turns them into batches of
+float32 NHWC images in [0, 1], as the tf.data performance guide advises:
+vectorised work after `batch`, parallel maps, `prefetch(AUTOTUNE)`.
+"""
+
+import tensorflow as tf
+
+AUTOTUNE = tf.data.AUTOTUNE
+BINARIZE = (None, "static", "dynamic", "threshold")
+
+
+def to_unit_float(images):
+    """uint8 -> float32 / 255; floats pass through as float32."""
+    if images.dtype == tf.uint8:
+        return tf.cast(images, tf.float32) / 255.0
+    return tf.cast(images, tf.float32)
+
+
+def to_channels(image, channels):
+    """Converts an HWC image with 1-4 channels (alpha dropped) to `channels`."""
+    count = tf.shape(image)[-1]
+    if channels == 1:
+        image = tf.cond(
+            count < 3,
+            lambda: image[..., :1],
+            lambda: tf.image.rgb_to_grayscale(image[..., :3]),
+        )
+    else:
+        image = tf.cond(
+            count < 3,
+            lambda: tf.tile(image[..., :1], [1, 1, 3]),
+            lambda: image[..., :3],
+        )
+    image.set_shape([None, None, channels])
+    return image
+
+
+def fit_image(image, image_size, channels):
+    """Converts to `channels` (if given) and resizes (antialiased) to `image_size`."""
+    if channels is not None:
+        image = to_channels(image, channels)
+    if image_size is not None:
+        dtype = image.dtype
+        image = tf.image.resize(image, image_size, antialias=True)
+        if dtype == tf.uint8:
+            image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+    return image
+
+
+def static_binarize(image, index, seed):
+    """One Bernoulli sample per example, fixed by (seed, example index)."""
+    probs = to_unit_float(image)
+    noise = tf.random.stateless_uniform(
+        tf.shape(probs), seed=tf.stack([tf.cast(seed, tf.int64), index])
+    )
+    return tf.cast(noise < probs, tf.float32)
+
+
+def finish(ds, *, batch_size, binarize, seed, with_labels, shuffle_buffer=0):
+    """Shuffles (if asked), batches, converts to [0, 1], binarizes, prefetches."""
+    if shuffle_buffer:
+        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    if binarize == "dynamic":
+        # A fresh Bernoulli sample of every image at every epoch, reproducible
+        # given `seed`: each batch draws its noise from a per-epoch seed stream.
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        ds = tf.data.Dataset.zip((ds, seeds.batch(2)))
+
+        def convert(batch, pair):
+            images, labels, _ = batch
+            probs = to_unit_float(images)
+            noise = tf.random.stateless_uniform(tf.shape(probs), seed=pair)
+            return tf.cast(noise < probs, tf.float32), labels
+
+    else:
+
+        def convert(images, labels, _):
+            images = to_unit_float(images)
+            if binarize == "threshold":
+                images = tf.cast(images > 0.5, tf.float32)
+            return images, labels
+
+    ds = ds.map(convert, num_parallel_calls=AUTOTUNE)
+    if not with_labels:
+        ds = ds.map(lambda images, labels: images, num_parallel_calls=AUTOTUNE)
+    return ds.prefetch(AUTOTUNE)
