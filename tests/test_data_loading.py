@@ -310,3 +310,25 @@ def test_idx_directory_with_a_truncated_file(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert os.path.exists(path)
+
+
+def _has_cache(ds):
+    return b"CacheDataset" in ds._as_serialized_graph().numpy()
+
+
+def test_folders_cache_when_they_fit_and_stream_when_they_do_not(tmp_path, monkeypatch):
+    root = make_folder(tmp_path / "pets", count=40, formats=("png",))
+    spec = f"folder:{root}"
+    assert _has_cache(data.load(spec))
+    monkeypatch.setattr(loading, "CACHE_BYTES", 40 * 8 * 8 - 1)  # one byte short
+    streamed = data.load(spec, with_labels=True, seed=1, batch_size=40)
+    assert not _has_cache(streamed)
+    (x1, y1), (x2, y2) = collect(streamed), collect(streamed)
+    assert len(x1) == len(x2) == 40
+    assert not np.array_equal(x1, x2)  # reshuffled paths every epoch
+    # The same images each epoch, only reordered.
+    np.testing.assert_array_equal(
+        np.sort(x1.reshape(40, -1), axis=0), np.sort(x2.reshape(40, -1), axis=0)
+    )
+    assert sorted(y1) == sorted(y2)
+    assert not _has_cache(data.load(spec, cache=False))

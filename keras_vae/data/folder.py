@@ -75,12 +75,9 @@ def _describe(path):
     return path, tf.shape(image), _is_gray(image)
 
 
-def folder_source(spec, directory, *, image_size, channels, on_bad_file, max_examples):
+def folder_source(spec, directory, *, image_size, channels, on_bad_file):
     """Returns `(paths, labels, image_size, channels)` after checking files."""
     paths, labels, _ = list_images(spec, directory)
-    if max_examples is not None:
-        paths = paths[:max_examples]
-        labels = None if labels is None else labels[:max_examples]
     good, shapes, grays, bad = scan(paths)
     if bad:
         listed = ", ".join(bad[:5]) + (

@@ -1,5 +1,6 @@
 """`keras_vae.data.load`: any supported spec -> a batched tf.data pipeline."""
 
+import math
 import os
 
 import numpy as np
@@ -16,6 +17,10 @@ DEBIAN_DIRS = {"fashion_mnist": "/usr/share/datasets/fashion-mnist"}
 NAMED = ("fashion_mnist", "mnist")
 PREFIXES = ("tfds", "idx", "folder", "npz")
 ON_BAD_FILE = ("raise", "skip")
+# Decoded examples are cached in memory up to this size; larger sources stream.
+CACHE_BYTES = 2 * 1024**3
+SHUFFLE_BUFFER = 60_000  # In-memory or cached: a full shuffle up to this size.
+STREAM_SHUFFLE_BUFFER = 1_000  # Streamed TFDS examples, after file shuffling.
 
 
 def _named_source(spec):
@@ -138,7 +143,7 @@ def _array_examples(spec, source, parsed, validation_fraction, max_examples):
     ds = tf.data.Dataset.from_tensor_slices(
         (x[lo:hi], labels, np.arange(lo, hi, dtype="int64"))
     )
-    return ds, hi - lo, y is not None, x.shape[1:]
+    return ds, hi - lo, y is not None, x.shape[1:], x.dtype.name
 
 
 def load(
@@ -182,7 +187,9 @@ def load(
         data_dir: TFDS data directory (default: TFDS_DATA_DIR or TFDS's).
         on_bad_file: for folders, "raise" (naming the files) or "skip" (with
             a warning).
-        cache: cache decoded examples in memory when they fit.
+        cache: cache decoded examples in memory when they fit in
+            `CACHE_BYTES` (2 GiB); larger sources stream from disk with
+            flat memory (folders shuffle their file list instead).
 
     Raises:
         DataError (a ValueError) naming the spec and what is wrong.
@@ -219,37 +226,40 @@ def load(
         source = (arrays.load_idx_dir if kind == "idx" else arrays.load_npz)(
             spec, target
         )
-        ds, n, has_labels, shape = _array_examples(
+        ds, n, has_labels, shape, dtype = _array_examples(
             spec, source, parsed, validation_fraction, max_examples
         )
         if channels == shape[-1]:
             channels = None
         needs_map = image_size is not None or channels is not None
+        out_shape = (*(image_size or shape[:2]), channels or shape[-1])
+        in_memory = True
     elif kind == "folder":
-        paths, labels, size, chans = folder.folder_source(
+        paths, labels, image_size, channels = folder.folder_source(
             spec,
             target,
             image_size=image_size,
             channels=channels,
             on_bad_file=on_bad_file,
-            max_examples=None,
         )
         ds, n, has_labels = _folder_examples(
             spec, paths, labels, parsed, validation_fraction, max_examples
         )
-        image_size, channels, needs_map = size, chans, True
-        ds = ds.map(
-            lambda p, y, i: (folder.decode(p), y, i),
-            num_parallel_calls=pipeline.AUTOTUNE,
+        needs_map, out_shape, dtype, in_memory = (
+            True,
+            (*image_size, channels),
+            "uint8",
+            False,
         )
     else:
         try:
-            examples, features = tfds_source.tfds_examples(
+            examples, features, n = tfds_source.tfds_examples(
                 spec,
                 target,
                 parsed,
                 validation_fraction=validation_fraction,
                 data_dir=data_dir,
+                shuffle_files=shuffle,
             )
         except DataError as error:
             if spec in NAMED:
@@ -260,6 +270,7 @@ def load(
         has_labels = "label" in features
         if max_examples is not None:
             examples = examples.take(max_examples)
+            n = max_examples if n is None else min(n, max_examples)
         ds = examples.enumerate().map(
             lambda i, e: (
                 e["image"],
@@ -268,10 +279,28 @@ def load(
             ),
             num_parallel_calls=pipeline.AUTOTUNE,
         )
-        n, needs_map = None, image_size is not None or channels is not None
+        stored = tuple(features["image"].shape)
+        out_shape = (*(image_size or stored[:2]), channels or stored[-1])
+        needs_map = image_size is not None or channels is not None
+        dtype, in_memory = "uint8", False
 
     if with_labels and not has_labels:
         raise DataError(spec, "with_labels=True, but this source has no labels")
+    pixel_bytes = 4 if (dtype != "uint8" or binarize == "static") else 1
+    fits = (
+        cache
+        and n is not None
+        and None not in out_shape
+        and n * math.prod(out_shape) * pixel_bytes <= CACHE_BYTES
+    )
+    if kind == "folder":
+        if shuffle and not fits:
+            # Streaming: shuffle the paths (cheap), decode after; memory stays flat.
+            ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+        ds = ds.map(
+            lambda p, y, i: (folder.decode(p), y, i),
+            num_parallel_calls=pipeline.AUTOTUNE,
+        )
     if needs_map:
         ds = ds.map(
             lambda x, y, i: (pipeline.fit_image(x, image_size, channels), y, i),
@@ -282,16 +311,21 @@ def load(
             lambda x, y, i: (pipeline.static_binarize(x, i, seed_value), y, i),
             num_parallel_calls=pipeline.AUTOTUNE,
         )
-    if cache and (needs_map or binarize == "static" or kind == "tfds"):
+    if fits and (not in_memory or needs_map or binarize == "static"):
         ds = ds.cache()
-    buffer = (n or 10_000) if shuffle else 0
+    if not shuffle:
+        buffer = 0
+    elif in_memory or fits:
+        buffer = min(n, SHUFFLE_BUFFER)
+    else:  # A streamed folder is already shuffled; TFDS shuffles its files.
+        buffer = 0 if kind == "folder" else STREAM_SHUFFLE_BUFFER
     return pipeline.finish(
         ds,
         batch_size=batch_size,
         binarize=binarize,
         seed=seed,
         with_labels=with_labels,
-        shuffle_buffer=min(buffer, 60_000),
+        shuffle_buffer=buffer,
     )
 
 

@@ -36,25 +36,28 @@ def tfds_split(spec, split, validation_fraction, available=()):
     return base + bounds
 
 
-def tfds_examples(spec, name, split, *, validation_fraction, data_dir):
-    """`(dataset of feature dicts, feature names)`; downloads if needed."""
+def tfds_examples(spec, name, split, *, validation_fraction, data_dir, shuffle_files):
+    """`(dataset of feature dicts, features, examples or None)`; downloads if
+    needed. The count is None where TFDS does not know it."""
     import tensorflow_datasets as tfds
 
     try:
         builder = tfds.builder(name, data_dir=data_dir)
     except Exception as error:  # noqa: BLE001 - TFDS raises many kinds
         raise DataError(spec, f"unknown TFDS data set {name!r}: {error}") from error
-    features = list(builder.info.features)
-    if "image" not in features:
-        raise DataError(
-            spec, f"{name} has no 'image' feature. Its features: {features}"
-        )
+    names = list(builder.info.features)
+    if "image" not in names:
+        raise DataError(spec, f"{name} has no 'image' feature. Its features: {names}")
     read = tfds_split(spec, split, validation_fraction, tuple(builder.info.splits))
     try:
         builder.download_and_prepare()
-        ds = builder.as_dataset(split=read, shuffle_files=False)
+        ds = builder.as_dataset(split=read, shuffle_files=bool(shuffle_files))
     except Exception as error:  # noqa: BLE001 - network, disk, missing data
         raise DataError(
             spec, f"TFDS could not load {name} [{read}]: {error}"
         ) from error
-    return ds, features
+    try:
+        count = int(builder.info.splits[read].num_examples) or None
+    except (KeyError, ValueError, TypeError):
+        count = None
+    return ds, builder.info.features, count
