@@ -5,6 +5,7 @@ from keras_vae._compat import check_keras_version
 check_keras_version()
 
 from keras_vae import callbacks  # noqa: E402
+from keras_vae import data  # noqa: E402
 from keras_vae import kl  # noqa: E402
 from keras_vae import likelihoods  # noqa: E402
 from keras_vae.architectures import build_vae  # noqa: E402
@@ -18,6 +19,7 @@ __all__ = [
     "Sampling",
     "build_vae",
     "callbacks",
+    "data",
     "kl",
     "likelihoods",
 ]
