@@ -77,7 +77,8 @@ class VAE(keras.Model):
     the chosen likelihood. The KL term, `kl_weight * KL` (batch mean of the
     per-example KL, float32), goes through `add_loss`; `compute_loss` adds the
     reconstruction term, the batch mean of `-log p(x | z)` summed over pixels.
-    With `beta=1` the reported `loss` is the negative ELBO per example in nats.
+    With a KL weight of 1 the reported `loss` is the negative ELBO per example
+    in nats.
     `fit`/`evaluate` report `loss`, `reconstruction` and `kl` (the true KL,
     before `beta` and free bits).
 
