@@ -134,16 +134,9 @@ def _array_examples(spec, source, parsed, validation_fraction, max_examples):
             "split 'validation' is carved out of train: pass validation_fraction "
             "(e.g. 0.1), to both the train and the validation load.",
         )
-    if max_examples is not None:
-        hi = min(hi, lo + max_examples)
-    if hi <= lo:
-        raise DataError(spec, f"split {parsed} selects no examples")
     x, y = source[base]
-    labels = y[lo:hi] if y is not None else np.full(hi - lo, -1, "int64")
-    ds = tf.data.Dataset.from_tensor_slices(
-        (x[lo:hi], labels, np.arange(lo, hi, dtype="int64"))
-    )
-    return ds, hi - lo, y is not None, x.shape[1:], x.dtype.name
+    ds, n = _indexed_slices(spec, parsed, x, y, lo, hi, max_examples)
+    return ds, n, y is not None, x.shape[1:], x.dtype.name
 
 
 def load(
@@ -337,13 +330,27 @@ def _folder_examples(spec, paths, labels, parsed, validation_fraction, max_examp
             "an image folder is one split, 'train'; carve 'validation' out of it "
             "with validation_fraction, or point another spec at the test images.",
         )
+    ds, n = _indexed_slices(
+        spec, parsed, np.asarray(paths), labels, lo, hi, max_examples
+    )
+    return ds, n, labels is not None
+
+
+def _indexed_slices(spec, parsed, items, labels, lo, hi, max_examples):
+    """`(item, label, index)` examples for `items[lo:hi]`, and their count.
+
+    The index (position in the whole split) seeds static binarization, so a
+    sample does not depend on shuffling or slicing. Missing labels are -1.
+    """
     if max_examples is not None:
         hi = min(hi, lo + max_examples)
     if hi <= lo:
         raise DataError(spec, f"split {parsed} selects no examples")
-    has_labels = labels is not None
-    label_array = np.asarray(labels[lo:hi] if has_labels else [-1] * (hi - lo), "int64")
+    if labels is None:
+        labels = np.full(hi - lo, -1, "int64")
+    else:
+        labels = np.asarray(labels[lo:hi], "int64")
     ds = tf.data.Dataset.from_tensor_slices(
-        (np.asarray(paths[lo:hi]), label_array, np.arange(lo, hi, dtype="int64"))
+        (items[lo:hi], labels, np.arange(lo, hi, dtype="int64"))
     )
-    return ds, hi - lo, has_labels
+    return ds, hi - lo
