@@ -1,0 +1,114 @@
+"""`TrainConfig`: everything a training run needs, validated before it starts."""
+
+import dataclasses
+import json
+import os
+
+from keras_vae import likelihoods
+from keras_vae.architectures import ARCHITECTURES
+
+MIXED_PRECISION = ("none", "mixed_float16", "mixed_bfloat16")
+DISTRIBUTION = ("none", "mirrored", "multi_worker", "data_parallel")
+BINARIZE = ("none", "static", "dynamic", "threshold")
+# Fields that may change when a run is continued in the same workdir.
+RESUMABLE = ("workdir", "epochs", "verbose", "backend")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """A training run. Defaults are the project's Fashion-MNIST recipe."""
+
+    workdir: str
+    dataset: str = "fashion_mnist"
+    split: str = "train"
+    validation_fraction: float = 0.1
+    image_size: int | None = None
+    binarize: str = "none"
+    arch: str = "mlp"
+    latent_dim: int | None = None
+    hidden_units: tuple = (400,)
+    likelihood: str = "bernoulli"
+    beta: float = 1.0
+    free_bits: float = 0.0
+    kl_warmup_epochs: int = 0
+    epochs: int = 10
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    max_examples: int | None = None
+    seed: int = 0
+    mixed_precision: str = "none"
+    distribution: str = "none"
+    backend: str | None = None
+    verbose: int = 1
+
+    def validate(self):
+        """Raises ValueError naming the first bad field and its value."""
+
+        def bad(name, expected):
+            value = getattr(self, name)
+            raise ValueError(f"--{name} must be {expected}. Received: {value!r}")
+
+        if not self.workdir:
+            bad("workdir", "a directory path")
+        for name in ("epochs", "batch_size"):
+            if not _is_int(getattr(self, name)) or getattr(self, name) < 1:
+                bad(name, "an int >= 1")
+        if not _is_int(self.kl_warmup_epochs) or self.kl_warmup_epochs < 0:
+            bad("kl_warmup_epochs", "an int >= 0")
+        for name in ("latent_dim", "image_size", "max_examples"):
+            value = getattr(self, name)
+            if value is not None and (not _is_int(value) or value < 1):
+                bad(name, "empty or an int >= 1")
+        if not self.hidden_units or not all(
+            _is_int(u) and u > 0 for u in self.hidden_units
+        ):
+            bad("hidden_units", "a list of ints >= 1")
+        if not self.learning_rate > 0:
+            bad("learning_rate", "> 0")
+        for name in ("beta", "free_bits"):
+            if not getattr(self, name) >= 0:
+                bad(name, ">= 0")
+        if not 0 <= self.validation_fraction < 1:
+            bad("validation_fraction", "in [0, 1)")
+        for name, choices in (
+            ("arch", tuple(ARCHITECTURES)),
+            ("likelihood", likelihoods.NAMES),
+            ("mixed_precision", MIXED_PRECISION),
+            ("distribution", DISTRIBUTION),
+            ("binarize", BINARIZE),
+        ):
+            if getattr(self, name) not in choices:
+                bad(name, f"one of {list(choices)}")
+        return self
+
+    def to_dict(self):
+        value = dataclasses.asdict(self)
+        value["hidden_units"] = list(self.hidden_units)
+        return value
+
+    def check_compatible(self, path):
+        """Raises ValueError if the run saved at `path` differs in a field
+        that cannot change when a run is continued."""
+        if not os.path.exists(path):
+            return
+        with open(path) as f:
+            saved = json.load(f)
+        mine = self.to_dict()
+        changed = sorted(
+            key
+            for key in set(saved) | set(mine)
+            if key not in RESUMABLE and saved.get(key) != mine.get(key)
+        )
+        if changed:
+            details = ", ".join(
+                f"--{k}: {saved.get(k)!r} -> {mine.get(k)!r}" for k in changed
+            )
+            raise ValueError(
+                f"The workdir {self.workdir} holds a run with other settings "
+                f"({details}). Use a new --workdir, or the run's own flags "
+                f"(--flagfile={os.path.join(self.workdir, 'flags.txt')})."
+            )
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -1,0 +1,53 @@
+"""`--distribution`: the engines' own data parallelism, chosen by name."""
+
+import contextlib
+
+import keras
+
+
+def _need(backend, mode):
+    if keras.backend.backend() != backend:
+        raise ValueError(
+            f"--distribution={mode} needs KERAS_BACKEND={backend}. Received: "
+            f"KERAS_BACKEND={keras.backend.backend()}"
+        )
+
+
+def distribution_scope(mode):
+    """A context in which to build and compile the model.
+
+    - "mirrored": `tf.distribute.MirroredStrategy` over all local GPUs, or all
+      logical CPU devices when there is no GPU.
+    - "multi_worker": `tf.distribute.MultiWorkerMirroredStrategy`, cluster
+      from `TF_CONFIG`.
+    - "data_parallel": `keras.distribution.DataParallel` over all JAX devices.
+    """
+    if mode == "none":
+        return contextlib.nullcontext()
+    if mode in ("mirrored", "multi_worker"):
+        _need("tensorflow", mode)
+        import tensorflow as tf
+
+        if mode == "multi_worker":
+            return tf.distribute.MultiWorkerMirroredStrategy().scope()
+        devices = tf.config.list_logical_devices(
+            "GPU"
+        ) or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([d.name for d in devices]).scope()
+    if mode == "data_parallel":
+        _need("jax", mode)
+        keras.distribution.set_distribution(keras.distribution.DataParallel())
+        return contextlib.nullcontext()
+    raise ValueError(f"Unknown --distribution. Received: {mode!r}")
+
+
+def replicas():
+    """How many replicas share each global batch under the active strategy."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.distribute.get_strategy().num_replicas_in_sync
+    distribution = keras.distribution.distribution()
+    if distribution is not None:
+        return len(distribution.device_mesh.devices.flatten())
+    return 1

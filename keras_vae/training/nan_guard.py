@@ -1,0 +1,30 @@
+"""Stops training at the first NaN or Inf loss, saying where."""
+
+import math
+
+import keras
+
+
+class TerminateOnNaN(keras.callbacks.Callback):
+    """Raises RuntimeError naming the epoch and step of a NaN/Inf loss.
+
+    Keras's own `TerminateOnNaN` stops gracefully by default, which lets
+    `BackupAndRestore` and later saves run on bad weights; raising ends `fit`
+    at once. Place it before `BackupAndRestore`.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise RuntimeError(
+                f"Training stopped: the loss is {float(loss)} at epoch "
+                f"{self._epoch + 1}, step {batch + 1}. The last good epoch stays "
+                "in the workdir's backup; nothing was saved or exported."
+            )

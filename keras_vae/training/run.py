@@ -1,0 +1,201 @@
+"""`run(config)`: one training run, leaving everything in its workdir."""
+
+import json
+import os
+import time
+
+import keras
+import numpy as np
+
+from keras_vae import data
+from keras_vae.architectures import build_vae
+from keras_vae.callbacks import KLWarmup
+from keras_vae.training import atomic
+from keras_vae.training.distribution import distribution_scope
+from keras_vae.training.distribution import replicas
+from keras_vae.training.image_grids import ImageGrids
+from keras_vae.training.nan_guard import TerminateOnNaN
+
+
+def _prepare_workdir(config):
+    workdir = os.path.abspath(config.workdir)
+    try:
+        os.makedirs(workdir, exist_ok=True)
+        probe = os.path.join(workdir, ".write_test")
+        with open(probe, "w") as f:
+            f.write("ok")
+        os.remove(probe)
+    except OSError as error:
+        raise ValueError(
+            f"--workdir {workdir} is not a writable directory: {error}"
+        ) from error
+    config.check_compatible(os.path.join(workdir, "config.json"))
+    return workdir
+
+
+def _load_data(config):
+    common = {
+        "batch_size": config.batch_size,
+        "image_size": config.image_size,
+        "binarize": None if config.binarize == "none" else config.binarize,
+        "seed": config.seed,
+        "validation_fraction": config.validation_fraction,
+        "max_examples": config.max_examples,
+    }
+    train = data.load(config.dataset, config.split, **common)
+    validation = None
+    if config.validation_fraction:
+        validation = data.load(config.dataset, "validation", **common)
+    try:
+        test = data.load(config.dataset, "test", **common)
+    except data.DataError:  # e.g. an image folder: one split only
+        test = None
+    return train, validation, test
+
+
+def _backup_epoch(backup_dir):
+    path = os.path.join(backup_dir, "training_metadata.json")
+    if not os.path.exists(path):
+        return 0
+    with open(path) as f:
+        return int(json.load(f)["epoch"])
+
+
+def _neg_elbo(logs, prefix=""):
+    if not logs or f"{prefix}reconstruction" not in logs:
+        return None
+    reconstruction = float(logs[f"{prefix}reconstruction"])
+    kl = float(logs[f"{prefix}kl"])
+    return {"neg_elbo": reconstruction + kl, "reconstruction": reconstruction, "kl": kl}
+
+
+def _build(config, image_shape):
+    options = (
+        {"hidden_units": tuple(config.hidden_units)} if config.arch == "mlp" else {}
+    )
+    with distribution_scope(config.distribution):
+        vae = build_vae(
+            config.arch,
+            image_shape,
+            config.latent_dim,
+            config.likelihood,
+            beta=config.beta,
+            free_bits=config.free_bits,
+            seed=config.seed,
+            **options,
+        )
+        vae.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+    return vae
+
+
+def run(config, callbacks=(), log=print):
+    """Trains `config`'s model, writing into `config.workdir`:
+
+    `config.json` (the resolved settings), `backup/` (BackupAndRestore: a
+    killed run started again with the same workdir continues from its last
+    finished epoch, optimizer included), `history.csv`, `logs/`
+    (TensorBoard scalars and images), `images/recon/EPOCH.png` and
+    `images/sample_EPOCH.png`, then `vae.keras` and `metrics.json`, both
+    written atomically. A NaN or Inf loss stops the run with a RuntimeError
+    naming the epoch and step; the backup keeps the last good epoch and
+    nothing is saved.
+
+    Args:
+        config: a `TrainConfig`.
+        callbacks: extra Keras callbacks, run after the package's own.
+        log: where progress messages go.
+
+    Returns:
+        The metrics dict that `metrics.json` holds.
+    """
+    config.validate()
+    workdir = _prepare_workdir(config)
+    metrics_path = os.path.join(workdir, "metrics.json")
+    if os.path.exists(metrics_path):
+        with open(metrics_path) as f:
+            finished = json.load(f)
+        if finished.get("epochs_completed", 0) >= config.epochs:
+            log(f"{workdir} already finished {finished['epochs_completed']} epochs.")
+            return finished
+    atomic.write_json(os.path.join(workdir, "config.json"), config.to_dict())
+    keras.utils.set_random_seed(config.seed)
+    if config.mixed_precision != "none":
+        keras.config.set_dtype_policy(config.mixed_precision)
+
+    train, validation, test = _load_data(config)
+    image_shape = tuple(train.element_spec.shape[1:])
+    vae = _build(config, image_shape)
+
+    backup_dir = os.path.join(workdir, "backup")
+    start = _backup_epoch(backup_dir)
+    if start:
+        log(f"Resuming {workdir} from epoch {start} of {config.epochs}.")
+    shown = next(ds for ds in (test, validation, train) if ds is not None)
+    preview = np.asarray(next(iter(shown.take(1))))[:8]
+    steps = _StepCounter()
+    package_callbacks = [
+        TerminateOnNaN(),  # Before the backup: NaN weights are never saved.
+        keras.callbacks.CSVLogger(os.path.join(workdir, "history.csv"), append=True),
+        keras.callbacks.BackupAndRestore(
+            backup_dir,
+            save_freq="epoch",
+            double_checkpoint=True,
+            delete_checkpoint=False,
+        ),
+        keras.callbacks.TensorBoard(os.path.join(workdir, "logs")),
+        ImageGrids(
+            preview,
+            os.path.join(workdir, "images"),
+            os.path.join(workdir, "logs"),
+            seed=config.seed,
+        ),
+        steps,
+    ]
+    if config.kl_warmup_epochs:
+        package_callbacks.insert(0, KLWarmup(config.kl_warmup_epochs))
+    started = time.perf_counter()
+    history = vae.fit(
+        train,
+        epochs=config.epochs,
+        validation_data=validation,
+        callbacks=package_callbacks + list(callbacks),
+        verbose=config.verbose,
+    )
+    fit_seconds = time.perf_counter() - started
+    last = {k: v[-1] for k, v in history.history.items()} if history.history else {}
+    test_logs = vae.evaluate(test, return_dict=True, verbose=0) if test else None
+    atomic.save_model(vae, os.path.join(workdir, "vae.keras"))
+    metrics = {
+        "train": _neg_elbo(last),
+        "validation": _neg_elbo(last, "val_"),
+        "test": _neg_elbo(test_logs),
+        "epochs_completed": config.epochs,
+        "resumed_from_epoch": start,
+        "images_per_second": steps.images(config.batch_size) / fit_seconds,
+        "wall_time_seconds": fit_seconds,
+        "replicas": replicas(),
+        "backend": keras.backend.backend(),
+        "dtype_policy": keras.config.dtype_policy().name,
+    }
+    atomic.write_json(metrics_path, metrics)
+    log(
+        f"Wrote {os.path.join(workdir, 'vae.keras')} and metrics.json: "
+        f"test neg. ELBO {metrics['test'] and round(metrics['test']['neg_elbo'], 2)}"
+    )
+    return metrics
+
+
+class _StepCounter(keras.callbacks.Callback):
+    """Counts training steps in this process, for images/s."""
+
+    def __init__(self):
+        super().__init__()
+        self.steps = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+
+    def images(self, batch_size):
+        # A partial last batch counts as full: an overestimate of at most one
+        # batch per epoch.
+        return self.steps * batch_size
