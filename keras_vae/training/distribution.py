@@ -41,12 +41,10 @@ def distribution_scope(mode):
     raise ValueError(f"Unknown --distribution. Received: {mode!r}")
 
 
-def replicas():
-    """How many replicas share each global batch under the active strategy."""
+def replicas(model):
+    """How many replicas share each global batch when `model` trains."""
     if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        return tf.distribute.get_strategy().num_replicas_in_sync
+        return model.distribute_strategy.num_replicas_in_sync
     distribution = keras.distribution.distribution()
     if distribution is not None:
         return len(distribution.device_mesh.devices.flatten())

@@ -133,9 +133,12 @@ def run(config, callbacks=(), log=print):
     shown = next(ds for ds in (test, validation, train) if ds is not None)
     preview = np.asarray(next(iter(shown.take(1))))[:8]
     steps = _StepCounter()
+    csv_logger = keras.callbacks.CSVLogger(
+        os.path.join(workdir, "history.csv"), append=True
+    )
     package_callbacks = [
         TerminateOnNaN(),  # Before the backup: NaN weights are never saved.
-        keras.callbacks.CSVLogger(os.path.join(workdir, "history.csv"), append=True),
+        csv_logger,
         keras.callbacks.BackupAndRestore(
             backup_dir,
             save_freq="epoch",
@@ -154,13 +157,18 @@ def run(config, callbacks=(), log=print):
     if config.kl_warmup_epochs:
         package_callbacks.insert(0, KLWarmup(config.kl_warmup_epochs))
     started = time.perf_counter()
-    history = vae.fit(
-        train,
-        epochs=config.epochs,
-        validation_data=validation,
-        callbacks=package_callbacks + list(callbacks),
-        verbose=config.verbose,
-    )
+    try:
+        history = vae.fit(
+            train,
+            epochs=config.epochs,
+            validation_data=validation,
+            callbacks=package_callbacks + list(callbacks),
+            verbose=config.verbose,
+        )
+    finally:  # CSVLogger closes its file in on_train_end only, not on errors.
+        csv_file = getattr(csv_logger, "csv_file", None)
+        if csv_file is not None and not csv_file.closed:
+            csv_file.close()
     fit_seconds = time.perf_counter() - started
     last = {k: v[-1] for k, v in history.history.items()} if history.history else {}
     test_logs = vae.evaluate(test, return_dict=True, verbose=0) if test else None
@@ -173,7 +181,7 @@ def run(config, callbacks=(), log=print):
         "resumed_from_epoch": start,
         "images_per_second": steps.images(config.batch_size) / fit_seconds,
         "wall_time_seconds": fit_seconds,
-        "replicas": replicas(),
+        "replicas": replicas(vae),
         "backend": keras.backend.backend(),
         "dtype_policy": keras.config.dtype_policy().name,
     }

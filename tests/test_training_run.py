@@ -1,0 +1,176 @@
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import matplotlib.image
+import numpy as np
+import pytest
+from training_helpers import files_under
+from training_helpers import tiny_config
+
+from keras_vae.training import run
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_a_run_leaves_every_artifact(tmp_path):
+    config = tiny_config(tmp_path)
+    metrics = run(config, log=lambda message: None)
+    workdir = config.workdir
+    files = [f for f in files_under(workdir) if not f.startswith("logs/")]
+    assert files == [
+        "backup/latest.weights.h5",
+        "backup/latest.weights.h5.bkp",
+        "backup/training_metadata.json",
+        "backup/training_metadata.json.bkp",
+        "config.json",
+        "history.csv",
+        "images/recon/1.png",
+        "images/recon/2.png",
+        "images/sample_1.png",
+        "images/sample_2.png",
+        "metrics.json",
+        "vae.keras",
+    ]  # exactly these: no temporary files left behind
+    logs = files_under(os.path.join(workdir, "logs"))
+    for folder in ("train/", "validation/", "images/"):
+        assert any(f.startswith(folder) and ".tfevents." in f for f in logs)
+    with open(os.path.join(workdir, "metrics.json")) as f:
+        assert json.load(f) == metrics
+    assert metrics["epochs_completed"] == 2
+    for split in ("train", "validation", "test"):
+        part = metrics[split]
+        assert part["neg_elbo"] == pytest.approx(part["reconstruction"] + part["kl"])
+    assert metrics["images_per_second"] > 0 and metrics["wall_time_seconds"] > 0
+    vae = keras.saving.load_model(os.path.join(workdir, "vae.keras"), safe_mode=True)
+    assert vae.image_shape == (8, 8, 1)
+    with open(os.path.join(workdir, "history.csv")) as f:
+        assert len(f.read().strip().splitlines()) == 1 + 2
+    grid = matplotlib.image.imread(os.path.join(workdir, "images", "recon", "2.png"))
+    assert grid.ndim == 3 and grid.std() > 0.01  # not blank
+
+
+def test_a_finished_run_is_not_redone_and_more_epochs_continue(tmp_path):
+    messages = []
+    first = run(tiny_config(tmp_path), log=messages.append)
+    again = run(tiny_config(tmp_path), log=messages.append)
+    assert again == first
+    assert "already finished 2 epochs" in messages[-1]
+    longer = run(tiny_config(tmp_path, epochs=3), log=messages.append)
+    assert any("Resuming" in m and "from epoch 2 of 3" in m for m in messages)
+    assert longer["epochs_completed"] == 3 and longer["resumed_from_epoch"] == 2
+
+
+def test_a_workdir_with_other_settings_is_refused_before_training(tmp_path):
+    run(tiny_config(tmp_path), log=lambda m: None)
+    with pytest.raises(ValueError, match="other settings.*--arch: 'mlp' -> 'conv'"):
+        run(tiny_config(tmp_path, arch="conv"), log=lambda m: None)
+
+
+class _PoisonWeights(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 1:
+            kernel = self.model.encoder.get_layer("z_mean").kernel
+            kernel.assign(np.full(kernel.shape, np.nan, "float32"))
+
+
+def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_epoch(tmp_path):
+    config = tiny_config(tmp_path, epochs=3)
+    with pytest.raises(RuntimeError, match=r"loss is nan at epoch 2, step 1"):
+        run(config, callbacks=[_PoisonWeights()], log=lambda m: None)
+    workdir = config.workdir
+    assert not os.path.exists(os.path.join(workdir, "vae.keras"))
+    assert not os.path.exists(os.path.join(workdir, "metrics.json"))
+    with open(os.path.join(workdir, "backup", "training_metadata.json")) as f:
+        assert json.load(f)["epoch"] == 1
+    # The backup holds finite weights: resuming finishes the run.
+    metrics = run(config, log=lambda m: None)
+    assert metrics["resumed_from_epoch"] == 1
+    assert np.isfinite(metrics["test"]["neg_elbo"])
+
+
+KILLER = """
+import json, os, signal, sys
+import keras
+from keras_vae.training import TrainConfig, run
+
+class Kill(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 0:  # after the backup of epoch 1 is written
+            os.kill(os.getpid(), signal.SIGKILL)
+
+values = json.loads(sys.argv[1])
+values["hidden_units"] = tuple(values["hidden_units"])
+run(TrainConfig(**values), callbacks=[Kill()] if sys.argv[2] == "kill" else [])
+"""
+
+
+def test_a_run_killed_with_sigkill_resumes_where_it_stopped(tmp_path):
+    config = tiny_config(tmp_path, epochs=3)
+    args = [sys.executable, "-c", KILLER, json.dumps(config.to_dict())]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    killed = subprocess.run(args + ["kill"], capture_output=True, text=True, env=env)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert not os.path.exists(os.path.join(config.workdir, "metrics.json"))
+    resumed = subprocess.run(args + ["go"], capture_output=True, text=True, env=env)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "from epoch 1 of 3" in resumed.stdout
+    with open(os.path.join(config.workdir, "metrics.json")) as f:
+        metrics = json.load(f)
+    assert metrics["epochs_completed"] == 3 and metrics["resumed_from_epoch"] == 1
+    with open(os.path.join(config.workdir, "history.csv")) as f:
+        epochs = [line.split(",")[0] for line in f.read().strip().splitlines()[1:]]
+    assert epochs == ["0", "1", "2"]
+
+
+def test_mixed_bfloat16_runs(tmp_path):
+    metrics = run(tiny_config(tmp_path, mixed_precision="mixed_bfloat16"), log=print)
+    assert metrics["dtype_policy"] == "mixed_bfloat16"
+    assert np.isfinite(metrics["test"]["neg_elbo"])
+
+
+DISTRIBUTED = """
+import json, sys
+import keras
+if keras.backend.backend() == "tensorflow":
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from keras_vae.training import TrainConfig, run
+values = json.loads(sys.argv[1])
+values["hidden_units"] = tuple(values["hidden_units"])
+print(json.dumps(run(TrainConfig(**values), log=lambda m: None)))
+"""
+
+
+@pytest.mark.parametrize(
+    "mode, backend", [("mirrored", "tensorflow"), ("data_parallel", "jax")]
+)
+def test_distribution_on_two_logical_cpu_devices(tmp_path, mode, backend):
+    if keras.backend.backend() != backend:
+        pytest.skip(f"{mode} runs on {backend}")
+    config = tiny_config(tmp_path, distribution=mode)
+    env = dict(
+        os.environ,
+        TF_CPP_MIN_LOG_LEVEL="3",
+        XLA_FLAGS="--xla_force_host_platform_device_count=2",
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", DISTRIBUTED, json.dumps(config.to_dict())],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = json.loads(done.stdout.strip().splitlines()[-1])
+    assert metrics["replicas"] == 2
+    assert np.isfinite(metrics["test"]["neg_elbo"])
+
+
+def test_distribution_on_the_wrong_backend_is_refused(tmp_path):
+    mode = "data_parallel" if keras.backend.backend() != "jax" else "mirrored"
+    with pytest.raises(ValueError, match=f"--distribution={mode} needs KERAS_BACKEND"):
+        run(tiny_config(tmp_path, distribution=mode), log=lambda m: None)
