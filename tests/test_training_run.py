@@ -63,6 +63,20 @@ def test_a_finished_run_is_not_redone_and_more_epochs_continue(tmp_path):
     assert longer["epochs_completed"] == 3 and longer["resumed_from_epoch"] == 2
 
 
+class _StopAfterFirstEpoch(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.stop_training = True
+
+
+def test_epochs_completed_counts_what_ran(tmp_path):
+    metrics = run(
+        tiny_config(tmp_path, epochs=4),
+        callbacks=[_StopAfterFirstEpoch()],
+        log=lambda m: None,
+    )
+    assert metrics["epochs_completed"] == 1
+
+
 def test_a_workdir_with_other_settings_is_refused_before_training(tmp_path):
     run(tiny_config(tmp_path), log=lambda m: None)
     with pytest.raises(ValueError, match="other settings.*--arch: 'mlp' -> 'conv'"):

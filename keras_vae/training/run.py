@@ -177,7 +177,7 @@ def run(config, callbacks=(), log=print):
         "train": _neg_elbo(last),
         "validation": _neg_elbo(last, "val_"),
         "test": _neg_elbo(test_logs),
-        "epochs_completed": config.epochs,
+        "epochs_completed": history.epoch[-1] + 1 if history.epoch else start,
         "resumed_from_epoch": start,
         "images_per_second": steps.images(config.batch_size) / fit_seconds,
         "wall_time_seconds": fit_seconds,
