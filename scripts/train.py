@@ -62,6 +62,13 @@ _define(
     "string", "distribution", "none", "none, mirrored, multi_worker or data_parallel."
 )
 _define("integer", "verbose", 1, "Keras fit verbosity: 0, 1 (progress bar) or 2.")
+_define(
+    "string",
+    "export_dir",
+    "saved_models",
+    "Where the serving export goes (empty: no export).",
+)
+_define("string", "model_name", "vae", "Name of the exported models.")
 
 
 def config_from_flags():

@@ -26,6 +26,7 @@ def tiny_config(tmp_path, **overrides):
         "batch_size": 32,
         "validation_fraction": 0.25,
         "verbose": 0,
+        "export_dir": None,
     }
     values.update(overrides)
     return TrainConfig(**values)

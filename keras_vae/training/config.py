@@ -11,7 +11,7 @@ MIXED_PRECISION = ("none", "mixed_float16", "mixed_bfloat16")
 DISTRIBUTION = ("none", "mirrored", "multi_worker", "data_parallel")
 BINARIZE = ("none", "static", "dynamic", "threshold")
 # Fields that may change when a run is continued in the same workdir.
-RESUMABLE = ("workdir", "epochs", "verbose", "backend")
+RESUMABLE = ("workdir", "epochs", "verbose", "backend", "export_dir", "model_name")
 
 
 @dataclasses.dataclass
@@ -40,6 +40,8 @@ class TrainConfig:
     distribution: str = "none"
     backend: str | None = None
     verbose: int = 1
+    export_dir: str | None = "saved_models"  # None or "": no export
+    model_name: str = "vae"
 
     def validate(self):
         """Raises ValueError naming the first bad field and its value."""
@@ -63,6 +65,10 @@ class TrainConfig:
             _is_int(u) and u > 0 for u in self.hidden_units
         ):
             bad("hidden_units", "a list of ints >= 1")
+        if not self.model_name or not all(
+            c.isalnum() or c in "_-." for c in self.model_name
+        ):
+            bad("model_name", "letters, digits, '_', '-' or '.'")
         if not self.learning_rate > 0:
             bad("learning_rate", "> 0")
         for name in ("beta", "free_bits"):

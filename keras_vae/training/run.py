@@ -95,8 +95,10 @@ def run(config, callbacks=(), log=print):
     killed run started again with the same workdir continues from its last
     finished epoch, optimizer included), `history.csv`, `logs/`
     (TensorBoard scalars and images), `images/recon/EPOCH.png` and
-    `images/sample_EPOCH.png`, then `vae.keras` and `metrics.json`, both
-    written atomically. A NaN or Inf loss stops the run with a RuntimeError
+    `images/sample_EPOCH.png`, then `vae.keras` (atomically), the serving
+    export into `config.export_dir` (`keras_vae.export.export`), and
+    `metrics.json` (atomically) last, so a run whose export failed is not
+    finished and a rerun retries it. A NaN or Inf loss stops the run with a RuntimeError
     naming the epoch and step; the backup keeps the last good epoch and
     nothing is saved.
 
@@ -172,7 +174,14 @@ def run(config, callbacks=(), log=print):
     fit_seconds = time.perf_counter() - started
     last = {k: v[-1] for k, v in history.history.items()} if history.history else {}
     test_logs = vae.evaluate(test, return_dict=True, verbose=0) if test else None
-    atomic.save_model(vae, os.path.join(workdir, "vae.keras"))
+    model_path = os.path.join(workdir, "vae.keras")
+    atomic.save_model(vae, model_path)
+    exported = None
+    if config.export_dir:  # From the saved file: the export is what was saved.
+        from keras_vae.export import export
+
+        exported = export(model_path, config.export_dir, config.model_name)
+        log(f"Exported version {exported['version']} to {config.export_dir}.")
     metrics = {
         "train": _neg_elbo(last),
         "validation": _neg_elbo(last, "val_"),
@@ -184,6 +193,7 @@ def run(config, callbacks=(), log=print):
         "replicas": replicas(vae),
         "backend": keras.backend.backend(),
         "dtype_policy": keras.config.dtype_policy().name,
+        "export": exported,
     }
     atomic.write_json(metrics_path, metrics)
     log(
