@@ -188,3 +188,20 @@ def test_distribution_on_the_wrong_backend_is_refused(tmp_path):
     mode = "data_parallel" if keras.backend.backend() != "jax" else "mirrored"
     with pytest.raises(ValueError, match=f"--distribution={mode} needs KERAS_BACKEND"):
         run(tiny_config(tmp_path, distribution=mode), log=lambda m: None)
+
+
+def test_a_run_exports_for_serving_at_the_end(tmp_path):
+    export_dir = str(tmp_path / "saved_models")
+    metrics = run(
+        tiny_config(tmp_path, epochs=1, export_dir=export_dir, model_name="tiny"),
+        log=lambda m: None,
+    )
+    assert metrics["export"]["version"] == 1
+    for name in (
+        "tiny_decoder/1/saved_model.pb",
+        "tiny_encoder/1/saved_model.pb",
+        "tiny/1/vae.keras",
+        "tiny/1/manifest.json",
+        "models.config",
+    ):
+        assert os.path.exists(os.path.join(export_dir, name)), name
