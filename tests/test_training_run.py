@@ -205,3 +205,64 @@ def test_a_run_exports_for_serving_at_the_end(tmp_path):
         "models.config",
     ):
         assert os.path.exists(os.path.join(export_dir, name)), name
+
+
+MULTI_WORKER = """
+import json, sys
+from keras_vae.training import TrainConfig, run
+values = json.loads(sys.argv[1])
+values["hidden_units"] = tuple(values["hidden_units"])
+print(json.dumps(run(TrainConfig(**values), log=lambda m: None)))
+"""
+
+
+def _free_ports(count):
+    import socket
+
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_multi_worker_with_two_processes_on_localhost(tmp_path):
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("multi_worker runs on tensorflow")
+    config = tiny_config(
+        tmp_path, distribution="multi_worker", export_dir=str(tmp_path / "saved_models")
+    )
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    workers = []
+    for index in range(2):
+        env = dict(
+            os.environ,
+            TF_CPP_MIN_LOG_LEVEL="3",
+            TF_CONFIG=json.dumps(
+                {"cluster": cluster, "task": {"type": "worker", "index": index}}
+            ),
+        )
+        workers.append(
+            subprocess.Popen(
+                [sys.executable, "-c", MULTI_WORKER, json.dumps(config.to_dict())],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+        )
+    results = []
+    for worker in workers:
+        out, err = worker.communicate(timeout=300)
+        assert worker.returncode == 0, err[-3000:]
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    chief, other = results
+    assert chief["replicas"] == 2 and chief["epochs_completed"] == 2
+    assert chief["test"] == other["test"]  # metrics aggregate over both workers
+    assert chief["export"]["version"] == 1 and other["export"] is None
+    workdir = config.workdir
+    assert os.path.exists(os.path.join(workdir, "metrics.json"))
+    assert os.path.exists(os.path.join(workdir, "worker-1", "backup"))
+    assert not os.path.exists(str(tmp_path / "saved_models" / "vae" / "2"))

@@ -1,6 +1,8 @@
 """`--distribution`: the engines' own data parallelism, chosen by name."""
 
 import contextlib
+import json
+import os
 
 import keras
 
@@ -49,3 +51,16 @@ def replicas(model):
     if distribution is not None:
         return len(distribution.device_mesh.devices.flatten())
     return 1
+
+
+def worker_role():
+    """`(is_chief, task index)` of this process in a `TF_CONFIG` cluster.
+
+    The chief is the "chief" task, or worker 0 when the cluster has none.
+    Without `TF_CONFIG` the process is the chief.
+    """
+    config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    task = config.get("task", {})
+    kind, index = task.get("type", "chief"), int(task.get("index", 0))
+    has_chief = "chief" in config.get("cluster", {})
+    return kind == "chief" or (kind == "worker" and index == 0 and not has_chief), index

@@ -3,6 +3,7 @@
 import math
 
 import keras
+import numpy as np
 
 
 class TerminateOnNaN(keras.callbacks.Callback):
@@ -22,9 +23,11 @@ class TerminateOnNaN(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
+        if loss is not None:
+            loss = float(np.asarray(loss).reshape(-1)[0])
+        if loss is not None and not math.isfinite(loss):
             raise RuntimeError(
-                f"Training stopped: the loss is {float(loss)} at epoch "
+                f"Training stopped: the loss is {loss} at epoch "
                 f"{self._epoch + 1}, step {batch + 1}. The last good epoch stays "
                 "in the workdir's backup; nothing was saved or exported."
             )

@@ -1,5 +1,6 @@
 """`run(config)`: one training run, leaving everything in its workdir."""
 
+import dataclasses
 import json
 import os
 import time
@@ -13,6 +14,7 @@ from keras_vae.callbacks import KLWarmup
 from keras_vae.training import atomic
 from keras_vae.training.distribution import distribution_scope
 from keras_vae.training.distribution import replicas
+from keras_vae.training.distribution import worker_role
 from keras_vae.training.image_grids import ImageGrids
 from keras_vae.training.nan_guard import TerminateOnNaN
 
@@ -69,11 +71,11 @@ def _neg_elbo(logs, prefix=""):
     return {"neg_elbo": reconstruction + kl, "reconstruction": reconstruction, "kl": kl}
 
 
-def _build(config, image_shape):
+def _build(config, image_shape, scope):
     options = (
         {"hidden_units": tuple(config.hidden_units)} if config.arch == "mlp" else {}
     )
-    with distribution_scope(config.distribution):
+    with scope:
         vae = build_vae(
             config.arch,
             image_shape,
@@ -85,7 +87,27 @@ def _build(config, image_shape):
             **options,
         )
         vae.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+    if config.distribution == "multi_worker":
+        _give_logs_a_batch_axis(vae)
     return vae
+
+
+def _give_logs_a_batch_axis(model):
+    """Works around multi-worker `fit` in Keras 3.15 (tensorflow/tensorflow
+    #72388): its TF step functions reduce every log with
+    `strategy.reduce("MEAN", value, axis=0)`, which fails on scalars. Logs of
+    shape [1] reduce to scalars; epoch logs are recomputed from the metrics,
+    which aggregate over all workers."""
+    import tensorflow as tf
+
+    def with_axis(step):
+        def wrapped(data):
+            return {k: tf.reshape(v, [1]) for k, v in step(data).items()}
+
+        return wrapped
+
+    model.train_step = with_axis(model.train_step)
+    model.test_step = with_axis(model.test_step)
 
 
 def run(config, callbacks=(), log=print):
@@ -111,6 +133,14 @@ def run(config, callbacks=(), log=print):
         The metrics dict that `metrics.json` holds.
     """
     config.validate()
+    # First: MultiWorkerMirroredStrategy must exist before any other TF op.
+    scope = distribution_scope(config.distribution)
+    chief, index = worker_role()
+    if not chief:
+        # Other workers train in step with the chief but write only into a
+        # scratch folder of their own; the chief writes the run's artifacts.
+        worker_dir = os.path.join(config.workdir, f"worker-{index}")
+        config = dataclasses.replace(config, workdir=worker_dir, export_dir=None)
     workdir = _prepare_workdir(config)
     metrics_path = os.path.join(workdir, "metrics.json")
     if os.path.exists(metrics_path):
@@ -126,7 +156,7 @@ def run(config, callbacks=(), log=print):
 
     train, validation, test = _load_data(config)
     image_shape = tuple(train.element_spec.shape[1:])
-    vae = _build(config, image_shape)
+    vae = _build(config, image_shape, scope)
 
     backup_dir = os.path.join(workdir, "backup")
     start = _backup_epoch(backup_dir)
