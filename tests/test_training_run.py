@@ -115,9 +115,8 @@ class Kill(keras.callbacks.Callback):
         if epoch == 0:  # after the backup of epoch 1 is written
             os.kill(os.getpid(), signal.SIGKILL)
 
-values = json.loads(sys.argv[1])
-values["hidden_units"] = tuple(values["hidden_units"])
-run(TrainConfig(**values), callbacks=[Kill()] if sys.argv[2] == "kill" else [])
+config = TrainConfig.from_dict(json.loads(sys.argv[1]))
+run(config, callbacks=[Kill()] if sys.argv[2] == "kill" else [])
 """
 
 
@@ -154,9 +153,8 @@ if keras.backend.backend() == "tensorflow":
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from keras_vae.training import TrainConfig, run
-values = json.loads(sys.argv[1])
-values["hidden_units"] = tuple(values["hidden_units"])
-print(json.dumps(run(TrainConfig(**values), log=lambda m: None)))
+config = TrainConfig.from_dict(json.loads(sys.argv[1]))
+print(json.dumps(run(config, log=lambda m: None)))
 """
 
 
@@ -210,9 +208,8 @@ def test_a_run_exports_for_serving_at_the_end(tmp_path):
 MULTI_WORKER = """
 import json, sys
 from keras_vae.training import TrainConfig, run
-values = json.loads(sys.argv[1])
-values["hidden_units"] = tuple(values["hidden_units"])
-print(json.dumps(run(TrainConfig(**values), log=lambda m: None)))
+config = TrainConfig.from_dict(json.loads(sys.argv[1]))
+print(json.dumps(run(config, log=lambda m: None)))
 """
 
 

@@ -1,5 +1,6 @@
 """Atomic writes, image grids and TrainConfig validation."""
 
+import json
 import os
 
 import keras
@@ -83,6 +84,11 @@ def test_config_validation_names_the_flag(field, value, message):
     setattr(config, field, value)
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         config.validate()
+
+
+def test_config_round_trips_through_json():
+    config = TrainConfig(workdir="w", hidden_units=(8, 4), latent_dim=3)
+    assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
 
 
 def test_an_unwritable_workdir_is_refused_at_start(tmp_path):

@@ -87,6 +87,13 @@ class TrainConfig:
                 bad(name, f"one of {list(choices)}")
         return self
 
+    @classmethod
+    def from_dict(cls, values):
+        """The inverse of `to_dict` (JSON lists back to tuples)."""
+        values = dict(values)
+        values["hidden_units"] = tuple(values.get("hidden_units", (400,)))
+        return cls(**values)
+
     def to_dict(self):
         value = dataclasses.asdict(self)
         value["hidden_units"] = list(self.hidden_units)
