@@ -27,6 +27,9 @@ def test_atomic_write_replaces_only_on_success(tmp_path):
     with open(path) as f:
         assert f.read() == '{\n  "a": 1\n}\n'
     assert files_under(str(tmp_path)) == ["metrics.json"]  # no temporary left
+    mask = os.umask(0)
+    os.umask(mask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's 0600
 
 
 def test_a_failed_model_save_keeps_the_previous_file(tmp_path, monkeypatch):
