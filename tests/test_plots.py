@@ -1,0 +1,157 @@
+"""Every plot writes a PNG of its fixed size with visible content, on each
+backend; the scripts check their inputs before drawing."""
+
+import os
+import subprocess
+import sys
+
+import matplotlib.image
+import numpy as np
+import pytest
+from conftest import tiny_vae
+
+from keras_vae import plots
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RNG = np.random.default_rng(0)
+IMAGES = (RNG.random((60, 8, 8, 1)) > 0.5).astype("float32")
+LABELS = np.arange(60) % 3
+
+
+def _check_png(path, size_inches):
+    image = matplotlib.image.imread(path)
+    expected = (round(size_inches[1] * plots.DPI), round(size_inches[0] * plots.DPI))
+    assert image.shape[:2] == expected
+    assert image[..., :3].std() > 0.05  # not blank
+
+
+@pytest.fixture(scope="module")
+def vae():
+    return tiny_vae("mlp", latent_dim=3)
+
+
+@pytest.mark.parametrize(
+    "name, draw, size",
+    [
+        (
+            "reconstructions",
+            lambda v, p: plots.reconstructions(v, IMAGES, p),
+            (10, 3.4),
+        ),
+        ("samples", lambda v, p: plots.samples(v, p, num=16), (6, 6.4)),
+        ("scatter", lambda v, p: plots.latent_scatter(v, IMAGES, LABELS, p), (7, 6)),
+        ("manifold", lambda v, p: plots.manifold(v, p, n=5, images=IMAGES), (8, 8)),
+        (
+            "interpolation",
+            lambda v, p: plots.interpolation(v, IMAGES[0], IMAGES[1], p),
+            (10, 3.4),
+        ),
+        (
+            "attribute",
+            lambda v, p: plots.attribute(v, IMAGES, LABELS, p, source=0, target=2),
+            (10, 4.8),
+        ),
+        ("traversals", lambda v, p: plots.traversals(v, IMAGES[0], p), (8, 4.8)),
+    ],
+)
+def test_each_plot_writes_a_png_of_its_size(vae, tmp_path, name, draw, size):
+    path = str(tmp_path / f"{name}.png")
+    assert draw(vae, path) == path
+    _check_png(path, size)
+
+
+def test_latent_scatter_of_a_2d_latent_and_its_manifold(tmp_path):
+    vae = tiny_vae("mlp", latent_dim=2)
+    plots.latent_scatter(vae, IMAGES, LABELS, str(tmp_path / "s.png"))
+    plots.manifold(vae, str(tmp_path / "m.png"), n=4)
+    _check_png(str(tmp_path / "s.png"), (7, 6))
+    _check_png(str(tmp_path / "m.png"), (8, 8))
+
+
+def test_training_curves_from_a_history_with_a_rerun_epoch(tmp_path):
+    history = tmp_path / "history.csv"
+    history.write_text(
+        "epoch,kl,loss,reconstruction,val_kl,val_loss,val_reconstruction\n"
+        "0,5,100,95,5,101,96\n1,6,90,84,6,92,86\n1,6,89,83,6,91,85\n2,7,80,73,7,82,75\n"
+    )
+    assert [r["loss"] for r in plots.read_history(str(history))] == ["100", "89", "80"]
+    plots.curves(str(history), str(tmp_path / "c.png"))
+    _check_png(str(tmp_path / "c.png"), (13, 4))
+
+
+def test_slerp_stays_on_the_sphere_and_attribute_labels_must_exist(vae):
+    a, b = np.array([3.0, 0.0]), np.array([0.0, 3.0])
+    assert np.linalg.norm(plots._slerp(a, b, 0.5)) == pytest.approx(3.0)
+    with pytest.raises(
+        ValueError, match="No image has label 7; labels present: \\[0, 1, 2\\]"
+    ):
+        plots.attribute_vector(vae, IMAGES, LABELS, source=0, target=7)
+
+
+def _script(name, *args):
+    return subprocess.run(
+        [sys.executable, os.path.join(REPO, "scripts", name), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
+
+
+@pytest.fixture(scope="module")
+def saved(vae, tmp_path_factory):
+    root = tmp_path_factory.mktemp("saved")
+    vae.save(str(root / "vae.keras"))
+    np.savez(str(root / "data.npz"), x_test=IMAGES, y_test=LABELS, x_train=IMAGES)
+    (root / "history.csv").write_text(
+        "epoch,kl,loss,reconstruction\n0,1,10,9\n1,1,8,7\n"
+    )
+    return root
+
+
+def test_visualize_and_generate_scripts(saved, tmp_path):
+    model, dataset = str(saved / "vae.keras"), f"npz:{saved / 'data.npz'}"
+    done = _script(
+        "visualize.py",
+        f"--model={model}",
+        f"--dataset={dataset}",
+        f"--output_dir={tmp_path}",
+        "--num=60",
+        "--source_label=0",
+        "--target_label=1",
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert sorted(os.listdir(tmp_path)) == sorted(f"{p}.png" for p in plots.PLOTS)
+    grid = str(tmp_path / "grid.png")
+    done = _script(
+        "generate.py", f"--model={model}", "--z=0,0,0;1,-1,0.5", f"--output={grid}"
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert matplotlib.image.imread(grid).shape[:2] == (10, 19)  # 2 images, padded
+
+
+@pytest.mark.parametrize(
+    "script, args, message",
+    [
+        ("visualize.py", ["--plots=heatmap"], "Unknown plot(s) ['heatmap']"),
+        ("visualize.py", ["--image_size=16"], "has images of shape (16, 16, 1)"),
+        ("visualize.py", ["--model=/nowhere.keras"], "No model file at /nowhere.keras"),
+        ("generate.py", ["--z=0,1"], "has 2 values; the model's latent size is 3"),
+        ("generate.py", ["--z=a,b,c"], "is not a list of numbers"),
+    ],
+)
+def test_scripts_refuse_bad_input_before_work(saved, tmp_path, script, args, message):
+    base = [
+        f"--model={saved / 'vae.keras'}",
+        f"--output_dir={tmp_path}",
+        f"--output={tmp_path / 'g.png'}",
+        f"--dataset=npz:{saved / 'data.npz'}",
+    ]
+    if script == "generate.py":
+        base = [a for a in base if not a.startswith(("--output_dir", "--dataset"))]
+    else:
+        base = [a for a in base if not a.startswith("--output=")]
+    done = _script(script, *base, *args)
+    assert done.returncode == 1
+    assert message in done.stderr
+    assert not [f for f in os.listdir(tmp_path) if f.endswith(".png")]
