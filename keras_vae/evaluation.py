@@ -82,7 +82,9 @@ def evaluate(vae, dataset, iwae_samples=0, seed=0, iwae_chunk=100):
     kl_dims = mean_sum = mean_sq = None
     for x in _batches(dataset):
         mean, log_var = vae.encoder(x, training=False)
-        z = vae.sampling([mean, log_var], sample=True)
+        eps = keras.random.normal(ops.shape(mean), seed=generator)
+        clipped = ops.clip(ops.cast(log_var, "float32"), LOG_VAR_MIN, LOG_VAR_MAX)
+        z = ops.cast(mean, "float32") + ops.exp(0.5 * clipped) * eps
         logits = vae.decoder(z, training=False)
         recon = -ops.convert_to_numpy(vae.likelihood.log_prob(x, logits))
         per_dim = ops.convert_to_numpy(kl_lib.gaussian_kl(mean, log_var)).astype(

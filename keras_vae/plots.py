@@ -256,3 +256,29 @@ def curves(history_csv, path):
     fig.suptitle("Training curves")
     fig.tight_layout()
     return _save(fig, path)
+
+
+def latent_sizes(sizes, neg_elbos, images, reconstructions, path):
+    """Test negative ELBO against the latent size, above the same images
+    reconstructed by the model of each size (`reconstructions[i]` for
+    `sizes[i]`)."""
+    plt = _pyplot()
+    fig = plt.figure(figsize=(10, 4 + 1.2 * len(sizes)))
+    grid = fig.add_gridspec(
+        2 + len(sizes), 1, height_ratios=[4] + [1] * (len(sizes) + 1)
+    )
+    ax = fig.add_subplot(grid[0])
+    ax.plot(sizes, neg_elbos, "o-")
+    ax.set_xscale("log")
+    ax.set_xticks(sizes, [str(k) for k in sizes])
+    ax.set_xlabel("latent size")
+    ax.set_ylabel("test negative ELBO (nats)")
+    ax.set_title("Effect of the latent size")
+    rows = [("original", images)] + [
+        (f"latent {k}", r) for k, r in zip(sizes, reconstructions, strict=True)
+    ]
+    for i, (label, row) in enumerate(rows):
+        axis = fig.add_subplot(grid[1 + i])
+        _imshow(axis, make_grid(np.asarray(row), columns=len(row)))
+        axis.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    return _save(fig, path)

@@ -27,8 +27,6 @@ FLAGS = flags.FLAGS
 def run_study():
     import dataclasses
 
-    import numpy as np
-
     from keras_vae import data
     from keras_vae import plots
     from keras_vae.safe_loading import load_model
@@ -67,24 +65,13 @@ def run_study():
         recon[size] = vae.reconstruct(images)
     summary = {str(k): v for k, v in results.items()}
     atomic.write_json(os.path.join(FLAGS.study_dir, "study.json"), summary)
-    plt = plots._pyplot()
-    fig = plt.figure(figsize=(10, 4 + 1.2 * len(sizes)))
-    grid = fig.add_gridspec(
-        1 + len(sizes) + 1, 1, height_ratios=[4] + [1] * (len(sizes) + 1)
+    plots.latent_sizes(
+        sizes,
+        [results[k]["neg_elbo"] for k in sizes],
+        images,
+        [recon[k] for k in sizes],
+        os.path.join(FLAGS.study_dir, "latent_study.png"),
     )
-    ax = fig.add_subplot(grid[0])
-    ax.plot(sizes, [results[k]["neg_elbo"] for k in sizes], "o-")
-    ax.set_xscale("log")
-    ax.set_xticks(sizes, [str(k) for k in sizes])
-    ax.set_xlabel("latent size")
-    ax.set_ylabel("test negative ELBO (nats)")
-    ax.set_title("Effect of the latent size")
-    rows = [("original", images)] + [(f"latent {k}", recon[k]) for k in sizes]
-    for i, (label, row) in enumerate(rows):
-        axis = fig.add_subplot(grid[1 + i])
-        plots._imshow(axis, plots.make_grid(np.asarray(row), columns=len(row)))
-        axis.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
-    plots._save(fig, os.path.join(FLAGS.study_dir, "latent_study.png"))
     return summary
 
 

@@ -107,6 +107,12 @@ def test_report_fields(tiny):
         )
 
 
+def test_a_seed_makes_the_whole_report_reproducible(tiny):
+    first = evaluation.evaluate(tiny, _ds(IMAGES), iwae_samples=3, seed=11)
+    assert evaluation.evaluate(tiny, _ds(IMAGES), iwae_samples=3, seed=11) == first
+    assert evaluation.evaluate(tiny, _ds(IMAGES), iwae_samples=3, seed=12) != first
+
+
 def test_active_units_count_dimensions_whose_mean_varies():
     vae = keras_vae.build_vae("mlp", (2, 2, 1), 3, hidden_units=(4,))
     weights = vae.encoder.get_weights()

@@ -79,6 +79,13 @@ def test_training_curves_from_a_history_with_a_rerun_epoch(tmp_path):
     _check_png(str(tmp_path / "c.png"), (13, 4))
 
 
+def test_latent_size_figure(tmp_path, vae):
+    recon = [vae.reconstruct(IMAGES[:6]) for _ in range(2)]
+    path = str(tmp_path / "sizes.png")
+    plots.latent_sizes([2, 4], [80.0, 70.0], IMAGES[:6], recon, path)
+    _check_png(path, (10, 4 + 1.2 * 2))
+
+
 def test_slerp_stays_on_the_sphere_and_attribute_labels_must_exist(vae):
     a, b = np.array([3.0, 0.0]), np.array([0.0, 3.0])
     assert np.linalg.norm(plots._slerp(a, b, 0.5)) == pytest.approx(3.0)
