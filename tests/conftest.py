@@ -1,5 +1,9 @@
 """Shared fixtures: tiny data, seeding, and a clean dtype policy per test."""
 
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -63,3 +67,18 @@ def gradient(fn, x):
     tensor = torch.tensor(x, requires_grad=True)
     fn(tensor).sum().backward()
     return tensor.grad.numpy()
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_script(name, *args, cwd=REPO, timeout=600):
+    """Runs `scripts/<name>` in a subprocess; returns the CompletedProcess."""
+    return subprocess.run(
+        [sys.executable, os.path.join(REPO, "scripts", name), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )

@@ -1,27 +1,13 @@
 """scripts/evaluate.py and scripts/latent_study.py end to end on tiny data."""
 
 import json
-import os
-import subprocess
-import sys
 
 import matplotlib.image
 import numpy as np
 import pytest
+from conftest import run_script
 from conftest import tiny_vae
 from training_helpers import tiny_npz
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _script(name, *args):
-    return subprocess.run(
-        [sys.executable, os.path.join(REPO, "scripts", name), *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-    )
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +19,7 @@ def saved(tmp_path_factory):
 
 def test_evaluate_prints_a_table_then_one_json_line(saved):
     root, dataset = saved
-    done = _script(
+    done = run_script(
         "evaluate.py",
         f"--model={root / 'vae.keras'}",
         f"--dataset={dataset}",
@@ -68,7 +54,7 @@ def test_evaluate_prints_a_table_then_one_json_line(saved):
 )
 def test_evaluate_refuses_bad_input(saved, args, message):
     root, dataset = saved
-    done = _script(
+    done = run_script(
         "evaluate.py", f"--model={root / 'vae.keras'}", f"--dataset={dataset}", *args
     )
     assert done.returncode == 1 and message in done.stderr
@@ -77,7 +63,7 @@ def test_evaluate_refuses_bad_input(saved, args, message):
 def test_latent_study_trains_each_size_and_plots(tmp_path):
     dataset = f"npz:{tiny_npz(str(tmp_path))}"
     study = tmp_path / "study"
-    done = _script(
+    done = run_script(
         "latent_study.py",
         f"--dataset={dataset}",
         "--sizes=2,4",

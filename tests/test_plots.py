@@ -2,17 +2,15 @@
 backend; the scripts check their inputs before drawing."""
 
 import os
-import subprocess
-import sys
 
 import matplotlib.image
 import numpy as np
 import pytest
+from conftest import run_script
 from conftest import tiny_vae
 
 from keras_vae import plots
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RNG = np.random.default_rng(0)
 IMAGES = (RNG.random((60, 8, 8, 1)) > 0.5).astype("float32")
 LABELS = np.arange(60) % 3
@@ -95,16 +93,6 @@ def test_slerp_stays_on_the_sphere_and_attribute_labels_must_exist(vae):
         plots.attribute_vector(vae, IMAGES, LABELS, source=0, target=7)
 
 
-def _script(name, *args):
-    return subprocess.run(
-        [sys.executable, os.path.join(REPO, "scripts", name), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-    )
-
-
 @pytest.fixture(scope="module")
 def saved(vae, tmp_path_factory):
     root = tmp_path_factory.mktemp("saved")
@@ -118,7 +106,7 @@ def saved(vae, tmp_path_factory):
 
 def test_visualize_and_generate_scripts(saved, tmp_path):
     model, dataset = str(saved / "vae.keras"), f"npz:{saved / 'data.npz'}"
-    done = _script(
+    done = run_script(
         "visualize.py",
         f"--model={model}",
         f"--dataset={dataset}",
@@ -130,7 +118,7 @@ def test_visualize_and_generate_scripts(saved, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert sorted(os.listdir(tmp_path)) == sorted(f"{p}.png" for p in plots.PLOTS)
     grid = str(tmp_path / "grid.png")
-    done = _script(
+    done = run_script(
         "generate.py", f"--model={model}", "--z=0,0,0;1,-1,0.5", f"--output={grid}"
     )
     assert done.returncode == 0, done.stderr[-2000:]
@@ -158,7 +146,7 @@ def test_scripts_refuse_bad_input_before_work(saved, tmp_path, script, args, mes
         base = [a for a in base if not a.startswith(("--output_dir", "--dataset"))]
     else:
         base = [a for a in base if not a.startswith("--output=")]
-    done = _script(script, *base, *args)
+    done = run_script(script, *base, *args)
     assert done.returncode == 1
     assert message in done.stderr
     assert not [f for f in os.listdir(tmp_path) if f.endswith(".png")]

@@ -2,11 +2,11 @@
 
 import importlib.util
 import os
-import subprocess
 import sys
 
 import pytest
 from absl import flags
+from conftest import run_script
 from training_helpers import tiny_npz
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -34,14 +34,7 @@ def _parse(argv):
 
 
 def _train(args, cwd=REPO):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.run(
-        [sys.executable, SCRIPT, *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-    )
+    return run_script("train.py", *args, cwd=cwd)
 
 
 @pytest.mark.parametrize(
