@@ -17,6 +17,7 @@ from keras import ops
 from keras_vae import kl as kl_lib
 from keras_vae.sampling import LOG_VAR_MAX
 from keras_vae.sampling import LOG_VAR_MIN
+from keras_vae.sampling import reparameterize
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -45,8 +46,11 @@ def iwae_log_likelihood(vae, x, samples, chunk=100, seed_generator=None):
     done = 0
     while done < samples:
         k = min(chunk, samples - done)
-        eps = keras.random.normal((k, batch, latent), seed=seed_generator)
-        z = mean[None] + ops.exp(0.5 * log_var)[None] * eps  # [k, batch, latent]
+        z = reparameterize(  # [k, batch, latent]
+            ops.broadcast_to(mean[None], (k, batch, latent)),
+            log_var[None],
+            seed_generator,
+        )
         flat = ops.reshape(z, (k * batch, latent))
         logits = vae.decoder(flat, training=False)
         repeated = ops.reshape(
@@ -82,9 +86,7 @@ def evaluate(vae, dataset, iwae_samples=0, seed=0, iwae_chunk=100):
     kl_dims = mean_sum = mean_sq = None
     for x in _batches(dataset):
         mean, log_var = vae.encoder(x, training=False)
-        eps = keras.random.normal(ops.shape(mean), seed=generator)
-        clipped = ops.clip(ops.cast(log_var, "float32"), LOG_VAR_MIN, LOG_VAR_MAX)
-        z = ops.cast(mean, "float32") + ops.exp(0.5 * clipped) * eps
+        z = reparameterize(mean, log_var, generator)
         logits = vae.decoder(z, training=False)
         recon = -ops.convert_to_numpy(vae.likelihood.log_prob(x, logits))
         per_dim = ops.convert_to_numpy(kl_lib.gaussian_kl(mean, log_var)).astype(

@@ -9,6 +9,18 @@ LOG_VAR_MIN = -30.0
 LOG_VAR_MAX = 20.0
 
 
+def reparameterize(mean, log_var, seed=None):
+    """`mean + exp(0.5 * log_var) * eps`, `eps ~ N(0, I)` of `mean`'s shape.
+
+    Float32 whatever the inputs; the log-variance is clipped to [-30, 20].
+    `seed` is anything `keras.random.normal` takes (int, SeedGenerator, None).
+    """
+    mean = ops.cast(mean, "float32")
+    log_var = ops.clip(ops.cast(log_var, "float32"), LOG_VAR_MIN, LOG_VAR_MAX)
+    eps = keras.random.normal(ops.shape(mean), dtype="float32", seed=seed)
+    return mean + ops.exp(0.5 * log_var) * eps
+
+
 @keras.saving.register_keras_serializable(package="keras_vae")
 class Sampling(keras.layers.Layer):
     """Draws `z = mean + exp(0.5 * log_var) * eps` with `eps ~ N(0, I)`.
@@ -48,11 +60,7 @@ class Sampling(keras.layers.Layer):
             sample = bool(training)
         if not sample:
             return mean
-        log_var = ops.clip(ops.cast(log_var, "float32"), LOG_VAR_MIN, LOG_VAR_MAX)
-        eps = keras.random.normal(
-            ops.shape(mean), dtype="float32", seed=self.seed_generator
-        )
-        return mean + ops.exp(0.5 * log_var) * eps
+        return reparameterize(mean, log_var, self.seed_generator)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[0])
