@@ -112,13 +112,9 @@ def main(argv):
         os.environ["KERAS_BACKEND"] = FLAGS.backend
     try:
         config = config_from_flags()
-        from keras_vae.training import atomic
         from keras_vae.training import run
 
-        os.makedirs(config.workdir, exist_ok=True)
-        config.check_compatible(os.path.join(config.workdir, "config.json"))
-        atomic.write_text(os.path.join(config.workdir, "flags.txt"), flags_text())
-        run(config)
+        run(config, flags_text=flags_text())
     except (ValueError, RuntimeError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -139,3 +139,4 @@ def test_an_incompatible_workdir_exits_1_before_training(tmp_path):
     done = _train(common + ["--latent_dim=4"])
     assert done.returncode == 1
     assert "--latent_dim: 3 -> 4" in done.stderr
+    assert "--latent_dim=3\n" in (tmp_path / "run" / "flags.txt").read_text()

@@ -110,7 +110,7 @@ def _give_logs_a_batch_axis(model):
     model.test_step = with_axis(model.test_step)
 
 
-def run(config, callbacks=(), log=print):
+def run(config, callbacks=(), log=print, flags_text=None):
     """Trains `config`'s model, writing into `config.workdir`:
 
     `config.json` (the resolved settings), `backup/` (BackupAndRestore: a
@@ -128,6 +128,9 @@ def run(config, callbacks=(), log=print):
         config: a `TrainConfig`.
         callbacks: extra Keras callbacks, run after the package's own.
         log: where progress messages go.
+        flags_text: the command-line flags that gave `config`, written to
+            `flags.txt` once the workdir has passed its compatibility check
+            (so `--flagfile=<workdir>/flags.txt` reproduces the run).
 
     Returns:
         The metrics dict that `metrics.json` holds.
@@ -142,6 +145,8 @@ def run(config, callbacks=(), log=print):
         worker_dir = os.path.join(config.workdir, f"worker-{index}")
         config = dataclasses.replace(config, workdir=worker_dir, export_dir=None)
     workdir = _prepare_workdir(config)
+    if flags_text is not None:
+        atomic.write_text(os.path.join(workdir, "flags.txt"), flags_text)
     metrics_path = os.path.join(workdir, "metrics.json")
     if os.path.exists(metrics_path):
         with open(metrics_path) as f:
