@@ -57,7 +57,7 @@ def build_vae(
         name: the model's name.
         **options: the architecture's own options: mlp `hidden_units`,
             `activation`; conv `filters`, `kernel_size`, `dense_units`;
-            dcgan `base_filters`, `num_blocks`.
+            dcgan `base_filters`, `num_blocks`, `bn_momentum`.
 
     Returns:
         A `keras_vae.VAE`.

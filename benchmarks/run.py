@@ -1,0 +1,260 @@
+"""The benchmark suite: `python benchmarks/run.py --workload=NAME`.
+
+Prints one JSON line per measurement (each run in its own process), then one
+`"summary"` line per workload, backend and precision. Package runs and the
+plain-PyTorch reference (`torch_reference.py`) alternate, round by round, so
+that machine drift cancels out of the package/reference ratio.
+
+Workloads (Fashion-MNIST, 60,000 train / 10,000 test):
+  mlp    784-400-20, Bernoulli + KL, Adam 1e-3, batch 128
+  conv   the keras.io conv VAE, latent 16, batch 128, Adam 1e-3
+  dcgan  the DCGAN-style VAE, z 32, batch 1024, Adam 2e-3
+  data   keras_vae.data.load alone: the IDX files, and 10,000 generated
+         JPEGs resized to 64x64 RGB
+  scaling    epoch time of `--scaling_backend` mlp at 10k/30k/60k images
+  streaming  peak memory streaming 2.5k/5k/10k JPEGs through a cache
+             smaller than the folder, against caching them
+"""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+from absl import app
+from absl import flags
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MODELS = {
+    "mlp": {"latent_dim": 20, "batch_size": 128, "learning_rate": 1e-3, "epochs": 10},
+    "conv": {"latent_dim": 16, "batch_size": 128, "learning_rate": 1e-3, "epochs": 3},
+    "dcgan": {"latent_dim": 32, "batch_size": 1024, "learning_rate": 2e-3, "epochs": 2},
+}
+WORKLOADS = (*MODELS, "data", "scaling", "streaming")
+BACKENDS = ("tensorflow", "jax", "torch")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("workload", None, WORKLOADS, "What to measure.")
+flags.DEFINE_list("backend", list(BACKENDS), "Keras backends to run the package on.")
+flags.DEFINE_list("precision", ["float32"], f"Dtype policies, of {PRECISIONS}.")
+flags.DEFINE_integer("epochs", None, "Epochs per run (default: per workload).")
+flags.DEFINE_integer("repeats", 1, "Rounds of alternated package/reference runs.")
+flags.DEFINE_bool("reference", True, "Run the plain-PyTorch reference too.")
+flags.DEFINE_enum(
+    "input",
+    "tfdata",
+    ["tfdata", "arrays"],
+    "Package input: keras_vae.data.load, or NumPy arrays (machines without TF).",
+)
+flags.DEFINE_integer(
+    "steps_per_execution",
+    50,
+    "Package steps per compiled call (the PyTorch backend always runs 1).",
+)
+flags.DEFINE_enum("jit_compile", "auto", ["auto", "true", "false"], "Package XLA.")
+flags.DEFINE_string(
+    "data_dir",
+    None,
+    "Folder of Fashion-MNIST IDX files "
+    "(default: $KERAS_VAE_DATA_DIR/fashion_mnist, then Debian's).",
+)
+flags.DEFINE_integer("train_examples", None, "Use only the first N training images.")
+flags.DEFINE_integer("test_examples", None, "Use only the first N test images.")
+flags.DEFINE_integer("steps", None, "Stop each epoch after N steps (smoke runs).")
+flags.DEFINE_integer("images", 10_000, "JPEGs in the data workload's folder.")
+flags.DEFINE_string("scaling_backend", "jax", "Backend of the scaling workload.")
+flags.DEFINE_integer("seed", 0, "Seed of every run.")
+
+
+def run_job(script, spec, backend=None, env=None):
+    """Runs one job in a fresh process; returns its parsed RESULT line."""
+    env = {**os.environ, **(env or {}), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    if backend:
+        env["KERAS_BACKEND"] = backend
+    command = [sys.executable, os.path.join(HERE, script), json.dumps(spec)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
+    if done.returncode or not lines:
+        raise RuntimeError(
+            f"{script} failed (exit {done.returncode}) on {spec}:\n"
+            + done.stderr[-3000:]
+        )
+    result = json.loads(lines[-1][len("RESULT ") :])
+    result.update({k: v for k, v in spec.items() if k not in result})
+    return result
+
+
+def report(result):
+    print(json.dumps(result, sort_keys=True), flush=True)
+    return result
+
+
+def model_spec(workload, precision, round_index):
+    spec = dict(MODELS[workload], workload=workload, seed=FLAGS.seed)
+    spec.update(precision=precision, round=round_index, input=FLAGS.input)
+    if FLAGS.epochs:
+        spec["epochs"] = FLAGS.epochs
+    for name in ("data_dir", "train_examples", "test_examples", "steps"):
+        if getattr(FLAGS, name) is not None:
+            spec[name] = getattr(FLAGS, name)
+    jit = {"auto": "auto", "true": True, "false": False}[FLAGS.jit_compile]
+    spec.update(jit_compile=jit, steps_per_execution=FLAGS.steps_per_execution)
+    return spec
+
+
+def package_run(spec, backend):
+    spec = dict(spec)
+    if backend == "torch":
+        spec["steps_per_execution"] = 1  # Keras allows nothing else on torch.
+    return report(run_job("package_job.py", spec, backend))
+
+
+def summarize(workload, results):
+    """One line per backend and precision: medians over rounds, and each
+    round's ratio to the reference runs of the same round."""
+    references = [r for r in results if r["impl"] == "torch_reference"]
+    ref_by_round = {}
+    for r in references:
+        ref_by_round.setdefault(r["round"], []).append(r["images_per_sec"])
+    groups = {}
+    for r in results:
+        if r["impl"] == "keras_vae":
+            groups.setdefault((r["backend"], r["precision"]), []).append(r)
+    float32 = {b: g for (b, p), g in groups.items() if p == "float32"}
+    for (backend, precision), runs in sorted(groups.items()):
+        summary = {
+            "summary": True,
+            "workload": workload,
+            "impl": "keras_vae",
+            "backend": backend,
+            "precision": precision,
+            "runs": len(runs),
+            "images_per_sec": statistics.median(r["images_per_sec"] for r in runs),
+            "first_step_s": statistics.median(r["first_step_s"] for r in runs),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+            "test_neg_elbo": statistics.median(r["test_neg_elbo"] for r in runs),
+        }
+        ratios = [
+            r["images_per_sec"] / statistics.mean(ref_by_round[r["round"]])
+            for r in runs
+            if r["round"] in ref_by_round
+        ]
+        if ratios:
+            summary["speed_vs_reference"] = round(statistics.median(ratios), 3)
+            ref_elbo = statistics.median(r["test_neg_elbo"] for r in references)
+            summary["neg_elbo_minus_reference"] = round(
+                summary["test_neg_elbo"] - ref_elbo, 3
+            )
+        if precision != "float32" and backend in float32:
+            base = statistics.median(r["images_per_sec"] for r in float32[backend])
+            summary["speed_vs_float32"] = round(summary["images_per_sec"] / base, 3)
+            base_elbo = statistics.median(r["test_neg_elbo"] for r in float32[backend])
+            summary["neg_elbo_minus_float32"] = round(
+                summary["test_neg_elbo"] - base_elbo, 3
+            )
+        report(summary)
+    if references:
+        report(
+            {
+                "summary": True,
+                "workload": workload,
+                "impl": "torch_reference",
+                "runs": len(references),
+                "images_per_sec": statistics.median(
+                    r["images_per_sec"] for r in references
+                ),
+                "test_neg_elbo": statistics.median(
+                    r["test_neg_elbo"] for r in references
+                ),
+                "peak_rss_mb": max(r["peak_rss_mb"] for r in references),
+            }
+        )
+
+
+def run_models(workload):
+    results = []
+    for round_index in range(FLAGS.repeats):
+        for precision in FLAGS.precision:
+            if FLAGS.reference and precision == "float32":
+                spec = model_spec(workload, "float32", round_index)
+                results.append(report(run_job("torch_reference.py", spec)))
+            for backend in FLAGS.backend:
+                spec = model_spec(workload, precision, round_index)
+                results.append(package_run(spec, backend))
+    summarize(workload, results)
+
+
+def data_spec(**spec):
+    spec.setdefault("batch_size", 128)
+    if FLAGS.data_dir:
+        spec["data_dir"] = FLAGS.data_dir
+    return spec
+
+
+def run_data():
+    epochs = FLAGS.epochs or 2
+    for binarize in (None, "dynamic"):
+        spec = data_spec(source="idx", epochs=epochs, binarize=binarize)
+        if FLAGS.train_examples:
+            spec["examples"] = FLAGS.train_examples
+        report(run_job("data_job.py", spec, "tensorflow"))
+    report(
+        run_job(
+            "data_job.py",
+            data_spec(source="folder", epochs=epochs, examples=FLAGS.images),
+            "tensorflow",
+        )
+    )
+
+
+def run_scaling():
+    for count in (10_000, 30_000, 60_000):
+        spec = model_spec("mlp", "float32", 0)
+        spec.update(train_examples=count, epochs=FLAGS.epochs or 3)
+        result = package_run(spec, FLAGS.scaling_backend)
+        steady = result["epoch_s"][1:] or result["epoch_s"]
+        report(
+            {
+                "summary": True,
+                "workload": "scaling",
+                "train_examples": count,
+                "backend": FLAGS.scaling_backend,
+                "epoch_s": round(statistics.median(steady), 3),
+                "epoch_s_per_10k_images": round(
+                    statistics.median(steady) * 10_000 / count, 3
+                ),
+            }
+        )
+
+
+def run_streaming():
+    total = FLAGS.images
+    for count in (total // 4, total // 2, total):
+        for cache_bytes in (1 << 20, None):  # 1 MiB forces streaming.
+            spec = data_spec(
+                source="folder",
+                epochs=FLAGS.epochs or 2,
+                examples=count,
+                cache_bytes=cache_bytes,
+            )
+            report(run_job("data_job.py", spec, "tensorflow"))
+
+
+def main(argv):
+    del argv
+    bad = [p for p in FLAGS.precision if p not in PRECISIONS]
+    if bad:
+        raise app.UsageError(f"--precision must be of {PRECISIONS}. Received: {bad}")
+    if FLAGS.workload in MODELS:
+        run_models(FLAGS.workload)
+    else:
+        {"data": run_data, "scaling": run_scaling, "streaming": run_streaming}[
+            FLAGS.workload
+        ]()
+
+
+if __name__ == "__main__":
+    flags.mark_flag_as_required("workload")
+    app.run(main)
