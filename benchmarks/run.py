@@ -63,6 +63,8 @@ flags.DEFINE_string(
 flags.DEFINE_integer("train_examples", None, "Use only the first N training images.")
 flags.DEFINE_integer("test_examples", None, "Use only the first N test images.")
 flags.DEFINE_integer("steps", None, "Stop each epoch after N steps (smoke runs).")
+flags.DEFINE_integer("batch_size", None, "Batch size (default: per workload).")
+flags.DEFINE_list("scaling_counts", ["10000", "30000", "60000"], "Scaling: sizes.")
 flags.DEFINE_integer("images", 10_000, "JPEGs in the data workload's folder.")
 flags.DEFINE_string("scaling_backend", "jax", "Backend of the scaling workload.")
 flags.DEFINE_integer("seed", 0, "Seed of every run.")
@@ -96,6 +98,8 @@ def model_spec(workload, precision, round_index):
     spec.update(precision=precision, round=round_index, input=FLAGS.input)
     if FLAGS.epochs:
         spec["epochs"] = FLAGS.epochs
+    if FLAGS.batch_size:
+        spec["batch_size"] = FLAGS.batch_size
     for name in ("data_dir", "train_examples", "test_examples", "steps"):
         if getattr(FLAGS, name) is not None:
             spec[name] = getattr(FLAGS, name)
@@ -210,7 +214,7 @@ def run_data():
 
 
 def run_scaling():
-    for count in (10_000, 30_000, 60_000):
+    for count in (int(c) for c in FLAGS.scaling_counts):
         spec = model_spec("mlp", "float32", 0)
         spec.update(train_examples=count, epochs=FLAGS.epochs or 3)
         result = package_run(spec, FLAGS.scaling_backend)

@@ -50,12 +50,14 @@ def _check_float(array, name):
 
 
 def _check_finite(array, name):
-    finite = np.isfinite(array.astype("float32", copy=False))
+    # The model computes in float32: beyond its range counts as infinite.
+    with np.errstate(over="ignore"):
+        finite = np.isfinite(array.astype("float32", copy=False))
     if not finite.all():
         bad = int(array.size - np.count_nonzero(finite))
         raise ValueError(
-            f"`{name}` must be finite. Received: {bad} NaN or Inf value(s) "
-            f"among {array.size}."
+            f"`{name}` must be finite in float32 (|value| <= 3.4e38). Received: "
+            f"{bad} NaN, Inf or out-of-range value(s) among {array.size}."
         )
 
 
@@ -112,6 +114,20 @@ def check_latents(z, latent_dim, name="z"):
     _check_float(array, name)
     _check_finite(array, name)
     return array
+
+
+def check_finite_output(result, method, name, given):
+    """Raises if `method` turned finite input into NaN or Inf (inputs so large
+    that the network overflows float32); returns `result` otherwise."""
+    finite = np.isfinite(result)
+    if not finite.all():
+        largest = float(np.max(np.abs(given.astype("float64"))))
+        raise ValueError(
+            f"`{method}` produced {int(result.size - finite.sum())} NaN or Inf "
+            f"value(s): `{name}` is too large for the network in float32. "
+            f"Received: max |{name}| = {largest:g}."
+        )
+    return result
 
 
 def check_positive_int(value, name):

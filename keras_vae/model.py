@@ -242,14 +242,20 @@ class VAE(keras.Model):
         a `ValueError` before any compute.
         """
         x = self._checked_images(x)
+        batch_size = checks.check_positive_int(batch_size, "batch_size")
         mean, log_var = self.encoder.predict(x, batch_size=batch_size, verbose=0)
-        return np.asarray(mean, "float32"), np.asarray(log_var, "float32")
+        mean, log_var = np.asarray(mean, "float32"), np.asarray(log_var, "float32")
+        checks.check_finite_output(mean, "encode", "x", x)
+        checks.check_finite_output(log_var, "encode", "x", x)
+        return mean, log_var
 
     def decode(self, z, batch_size=256):
         """Maps latent codes `[n, latent_dim]` to images: the likelihood's mean."""
         z = checks.check_latents(z, self.latent_dim).astype("float32")
+        batch_size = checks.check_positive_int(batch_size, "batch_size")
         logits = self.decoder.predict(z, batch_size=batch_size, verbose=0)
-        return ops.convert_to_numpy(self.likelihood.mean(logits))
+        images = ops.convert_to_numpy(self.likelihood.mean(logits))
+        return checks.check_finite_output(images, "decode", "z", z)
 
     def sample(self, num, seed=None):
         """Decodes `num` codes drawn from the prior N(0, I); `seed` fixes them."""

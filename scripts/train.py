@@ -48,6 +48,15 @@ _define("integer", "kl_warmup_epochs", 0, "Epochs of linear KL warm-up (0: none)
 _define("integer", "epochs", 10, "Training epochs.")
 _define("integer", "batch_size", 128, "Global batch size.")
 _define("float", "learning_rate", 1e-3, "Adam learning rate.")
+_define(
+    "enum",
+    "lr_schedule",
+    "constant",
+    "constant, or cosine decay over all epochs.",
+    enum_values=["constant", "cosine"],
+)
+_define("float", "min_lr_fraction", 0.01, "Cosine: final rate / learning_rate.")
+_define("integer", "steps_per_execution", 50, "Steps per compiled call (PyTorch: 1).")
 _define("integer", "max_examples", None, "Use only the first N examples.")
 _define("integer", "seed", 0, "Random seed.")
 _define(

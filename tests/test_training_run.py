@@ -63,6 +63,29 @@ def test_a_finished_run_is_not_redone_and_more_epochs_continue(tmp_path):
     assert longer["epochs_completed"] == 3 and longer["resumed_from_epoch"] == 2
 
 
+@pytest.mark.parametrize("steps_per_execution", [1, 2])
+def test_cosine_schedule_ends_at_its_floor_and_steps_are_all_counted(
+    tmp_path, steps_per_execution
+):
+    config = tiny_config(
+        tmp_path,
+        lr_schedule="cosine",
+        min_lr_fraction=0.1,
+        learning_rate=1e-2,
+        steps_per_execution=steps_per_execution,
+        epochs=3,
+    )
+    metrics = run(config, log=lambda message: None)
+    vae = keras.saving.load_model(
+        os.path.join(config.workdir, "vae.keras"), safe_mode=True
+    )
+    # 72 training images at batch 32: 3 steps an epoch, 9 in all.
+    assert int(vae.optimizer.iterations) == 9
+    assert float(vae.optimizer.learning_rate) == pytest.approx(1e-3, rel=1e-4)
+    images = metrics["images_per_second"] * metrics["wall_time_seconds"]
+    assert images == pytest.approx(9 * 32)
+
+
 class _StopAfterFirstEpoch(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.model.stop_training = True

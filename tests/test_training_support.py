@@ -80,6 +80,9 @@ def test_grids_tile_images_with_padding_and_save_as_png(tmp_path):
         ("kl_warmup_epochs", -1, "--kl_warmup_epochs must be an int >= 0"),
         ("hidden_units", (), "--hidden_units must be a list"),
         ("workdir", "", "--workdir must be a directory path"),
+        ("steps_per_execution", 0, "--steps_per_execution must be an int >= 1"),
+        ("lr_schedule", "step", "--lr_schedule must be one of"),
+        ("min_lr_fraction", 0.0, "--min_lr_fraction must be in"),
     ],
 )
 def test_config_validation_names_the_flag(field, value, message):
@@ -92,6 +95,20 @@ def test_config_validation_names_the_flag(field, value, message):
 def test_config_round_trips_through_json():
     config = TrainConfig(workdir="w", hidden_units=(8, 4), latent_dim=3)
     assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+def test_a_run_saved_before_a_field_existed_still_resumes(tmp_path):
+    config = TrainConfig(workdir=str(tmp_path))
+    saved = config.to_dict()
+    for newer in ("lr_schedule", "min_lr_fraction", "steps_per_execution"):
+        del saved[newer]
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(saved))
+    config.check_compatible(str(path))  # the defaults are what it ran with
+    with pytest.raises(ValueError, match="--lr_schedule: 'constant' -> 'cosine'"):
+        TrainConfig(workdir=str(tmp_path), lr_schedule="cosine").check_compatible(
+            str(path)
+        )
 
 
 def test_an_unwritable_workdir_is_refused_at_start(tmp_path):

@@ -10,6 +10,7 @@ from keras_vae.architectures import ARCHITECTURES
 MIXED_PRECISION = ("none", "mixed_float16", "mixed_bfloat16")
 DISTRIBUTION = ("none", "mirrored", "multi_worker", "data_parallel")
 BINARIZE = ("none", "static", "dynamic", "threshold")
+LR_SCHEDULES = ("constant", "cosine")
 # Fields that may change when a run is continued in the same workdir.
 RESUMABLE = ("workdir", "epochs", "verbose", "backend", "export_dir", "model_name")
 
@@ -34,6 +35,12 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 128
     learning_rate: float = 1e-3
+    # "cosine": decays to `learning_rate * min_lr_fraction` over all epochs.
+    lr_schedule: str = "constant"
+    min_lr_fraction: float = 0.01
+    # Steps per compiled call (TF/JAX; PyTorch always runs 1). Callbacks see
+    # every `steps_per_execution` steps; epochs end on time.
+    steps_per_execution: int = 50
     max_examples: int | None = None
     seed: int = 0
     mixed_precision: str = "none"
@@ -52,7 +59,7 @@ class TrainConfig:
 
         if not self.workdir:
             bad("workdir", "a directory path")
-        for name in ("epochs", "batch_size"):
+        for name in ("epochs", "batch_size", "steps_per_execution"):
             if not _is_int(getattr(self, name)) or getattr(self, name) < 1:
                 bad(name, "an int >= 1")
         if not _is_int(self.kl_warmup_epochs) or self.kl_warmup_epochs < 0:
@@ -74,6 +81,8 @@ class TrainConfig:
         for name in ("beta", "free_bits"):
             if not getattr(self, name) >= 0:
                 bad(name, ">= 0")
+        if not 0 < self.min_lr_fraction <= 1:
+            bad("min_lr_fraction", "in (0, 1]")
         if not 0 <= self.validation_fraction < 1:
             bad("validation_fraction", "in [0, 1)")
         for name, choices in (
@@ -82,6 +91,7 @@ class TrainConfig:
             ("mixed_precision", MIXED_PRECISION),
             ("distribution", DISTRIBUTION),
             ("binarize", BINARIZE),
+            ("lr_schedule", LR_SCHEDULES),
         ):
             if getattr(self, name) not in choices:
                 bad(name, f"one of {list(choices)}")
@@ -107,6 +117,9 @@ class TrainConfig:
         with open(path) as f:
             saved = json.load(f)
         mine = self.to_dict()
+        # A field added after the run was saved holds its default there.
+        defaults = TrainConfig(workdir="").to_dict()
+        saved = {**defaults, **saved}
         changed = sorted(
             key
             for key in set(saved) | set(mine)

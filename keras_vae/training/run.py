@@ -71,7 +71,20 @@ def _neg_elbo(logs, prefix=""):
     return {"neg_elbo": reconstruction + kl, "reconstruction": reconstruction, "kl": kl}
 
 
-def _build(config, image_shape, scope):
+def _optimizer(config, steps_per_epoch):
+    rate = config.learning_rate
+    if config.lr_schedule == "cosine":
+        # The step count lives in the optimizer, which the backup restores,
+        # so a resumed run continues the same curve.
+        rate = keras.optimizers.schedules.CosineDecay(
+            rate,
+            decay_steps=max(1, config.epochs * steps_per_epoch),
+            alpha=config.min_lr_fraction,
+        )
+    return keras.optimizers.Adam(rate)
+
+
+def _build(config, image_shape, scope, steps_per_epoch):
     options = (
         {"hidden_units": tuple(config.hidden_units)} if config.arch == "mlp" else {}
     )
@@ -86,7 +99,12 @@ def _build(config, image_shape, scope):
             seed=config.seed,
             **options,
         )
-        vae.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+        spe = config.steps_per_execution
+        if keras.backend.backend() == "torch":
+            spe = 1  # Keras's PyTorch trainer runs one step per call only.
+        vae.compile(
+            optimizer=_optimizer(config, steps_per_epoch), steps_per_execution=spe
+        )
     if config.distribution == "multi_worker":
         _give_logs_a_batch_axis(vae)
     return vae
@@ -161,7 +179,10 @@ def run(config, callbacks=(), log=print, flags_text=None):
 
     train, validation, test = _load_data(config)
     image_shape = tuple(train.element_spec.shape[1:])
-    vae = _build(config, image_shape, scope)
+    steps_per_epoch = int(train.cardinality())
+    if steps_per_epoch < 1:  # Unknown (-2) or infinite (-1): count once.
+        steps_per_epoch = sum(1 for _ in train)
+    vae = _build(config, image_shape, scope, steps_per_epoch)
 
     backup_dir = os.path.join(workdir, "backup")
     start = _backup_epoch(backup_dir)
@@ -239,14 +260,21 @@ def run(config, callbacks=(), log=print, flags_text=None):
 
 
 class _StepCounter(keras.callbacks.Callback):
-    """Counts training steps in this process, for images/s."""
+    """Counts training steps in this process, for images/s. With
+    `steps_per_execution` > 1 Keras calls back once per call, with `batch`
+    the epoch's index of the call's last step."""
 
     def __init__(self):
         super().__init__()
         self.steps = 0
+        self.in_epoch = 0
 
     def on_train_batch_end(self, batch, logs=None):
-        self.steps += 1
+        self.in_epoch = batch + 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.steps += self.in_epoch
+        self.in_epoch = 0
 
     def images(self, batch_size):
         # A partial last batch counts as full: an overestimate of at most one

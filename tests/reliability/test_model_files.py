@@ -148,3 +148,46 @@ def test_the_package_never_turns_safe_mode_off():
                 assert "safe_mode=False" not in text
                 assert "enable_unsafe_deserialization" not in text
                 assert "allow_pickle=True" not in text
+
+
+def test_a_config_that_turns_safe_mode_off_is_refused_and_runs_nothing(tmp_path):
+    """The config names `keras.config.enable_unsafe_deserialization` as a
+    Dense activation, followed by a Lambda that would write a marker file if
+    safe mode were off by the time it is loaded."""
+    marker = tmp_path / "ran"
+    inputs = keras.Input((2,))
+    hidden = keras.layers.Dense(2, activation="relu", name="dense")(inputs)
+    # The path is a constant of the code: Keras cannot restore a lambda's
+    # default arguments, so a default would make the Lambda fail to load.
+    touch = eval(f"lambda x: (open({str(marker)!r}, 'w').close(), x)[1]")
+    outputs = keras.layers.Lambda(touch, name="touch")(hidden)
+    marker.unlink()  # building the model ran the Lambda once
+    plain = str(tmp_path / "plain.keras")
+    keras.Model(inputs, outputs).save(plain)
+
+    def inject(name, data):
+        if name != "config.json":
+            return data
+        config = json.loads(data)
+        dense = next(
+            layer for layer in config["config"]["layers"] if layer["name"] == "dense"
+        )
+        dense["config"]["activation"] = {
+            "module": "keras.config",
+            "class_name": "function",
+            "config": "enable_unsafe_deserialization",
+            "registered_name": "function",
+        }
+        return json.dumps(config).encode()
+
+    hostile = _rewrite(plain, str(tmp_path / "unsafe.keras"), inject)
+    with pytest.raises(ModelFileError):
+        load_model(hostile)
+    assert not marker.exists()
+    with pytest.raises(ModelFileError):  # safe mode is still on afterwards
+        load_model(plain)
+    assert not marker.exists()
+    # Control: the marker does appear when the Lambda is allowed to load, so
+    # the checks above could have failed.
+    keras.saving.load_model(plain, safe_mode=False)
+    assert marker.exists()

@@ -1,0 +1,138 @@
+"""Smoke runs of every benchmark workload on tiny generated data: the suite
+keeps working and prints the fields RESULTS.md is made of. Speeds are not
+asserted (they belong to benchmarks/, not to tests)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from conftest import REPO
+from test_data_idx import write_idx
+
+MODEL_FIELDS = {
+    "impl",
+    "backend",
+    "device",
+    "images_per_sec",
+    "first_step_s",
+    "import_s",
+    "peak_rss_mb",
+    "train_s",
+    "test_neg_elbo",
+    "test_reconstruction",
+    "test_kl",
+    "round",
+}
+SUMMARY_FIELDS = {
+    "images_per_sec",
+    "first_step_s",
+    "peak_rss_mb",
+    "test_neg_elbo",
+    "speed_vs_reference",
+    "neg_elbo_minus_reference",
+}
+TF_ONLY = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="tf.data workloads: run once, in the TensorFlow environment",
+)
+
+
+@pytest.fixture(scope="module")
+def idx_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("fashion")
+    rng = np.random.default_rng(0)
+    for name, count in (("train", 256), ("t10k", 64)):
+        pixels = rng.integers(0, 256, (count, 28, 28), dtype=np.uint8)
+        write_idx(folder / f"{name}-images-idx3-ubyte", pixels)
+    return str(folder)
+
+
+def bench(*args):
+    done = subprocess.run(
+        [sys.executable, os.path.join(REPO, "benchmarks", "run.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert lines, done.stderr[-3000:]
+    return lines
+
+
+@pytest.mark.parametrize("workload", ["mlp", "conv", "dcgan"])
+def test_model_workloads_print_runs_and_summaries(idx_dir, workload):
+    backend = keras.backend.backend()
+    lines = bench(
+        f"--workload={workload}",
+        f"--backend={backend}",
+        f"--data_dir={idx_dir}",
+        "--epochs=2",
+        "--steps=2",
+        "--batch_size=32",
+        "--test_examples=64",
+    )
+    runs = [line for line in lines if not line.get("summary")]
+    assert [r["impl"] for r in runs] == ["torch_reference", "keras_vae"]
+    for run in runs:
+        assert MODEL_FIELDS <= set(run), MODEL_FIELDS - set(run)
+        assert run["images_per_sec"] > 0 and np.isfinite(run["test_neg_elbo"])
+    package = runs[1]
+    assert package["backend"] == backend and len(package["epoch_s"]) == 2
+    assert 0 <= package["input_share_bound"]
+    summary = next(line for line in lines if line.get("impl") == "keras_vae")
+    assert summary["summary"] and SUMMARY_FIELDS <= set(summary)
+    assert summary["speed_vs_reference"] == pytest.approx(
+        package["images_per_sec"] / runs[0]["images_per_sec"], rel=1e-3
+    )
+
+
+def test_precisions_are_compared_with_float32(idx_dir):
+    lines = bench(
+        "--workload=mlp",
+        f"--backend={keras.backend.backend()}",
+        "--precision=float32,mixed_bfloat16",
+        "--noreference",
+        f"--data_dir={idx_dir}",
+        "--epochs=1",
+        "--steps=2",
+        "--batch_size=32",
+        "--test_examples=64",
+    )
+    bf16 = next(
+        line
+        for line in lines
+        if line.get("summary") and line["precision"] == "mixed_bfloat16"
+    )
+    assert {"speed_vs_float32", "neg_elbo_minus_float32"} <= set(bf16)
+    assert not any(line["impl"] == "torch_reference" for line in lines)
+
+
+@TF_ONLY
+def test_data_scaling_and_streaming_workloads(idx_dir):
+    data = bench("--workload=data", f"--data_dir={idx_dir}", "--images=40")
+    assert [d["source"] for d in data] == ["idx", "idx", "folder"]
+    for line in data:
+        assert len(line["images_per_sec_by_epoch"]) == 2 and line["images_per_sec"] > 0
+        assert line["peak_rss_mb"] > 0
+    assert data[1]["binarize"] == "dynamic" and data[2]["examples"] == 40
+
+    scaling = bench(
+        "--workload=scaling",
+        "--scaling_backend=tensorflow",
+        f"--data_dir={idx_dir}",
+        "--scaling_counts=64,128",
+        "--batch_size=32",
+        "--test_examples=64",
+    )
+    summaries = [line for line in scaling if line.get("summary")]
+    assert [s["train_examples"] for s in summaries] == [64, 128]
+    assert all(s["epoch_s"] > 0 and "epoch_s_per_10k_images" in s for s in summaries)
+
+    streaming = bench("--workload=streaming", "--images=40", "--epochs=1")
+    assert [s["examples"] for s in streaming] == [10, 10, 20, 20, 40, 40]
+    assert [s["cache_bytes"] for s in streaming[:2]] == [1 << 20, 2 * 1024**3]
