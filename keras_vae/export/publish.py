@@ -6,8 +6,13 @@ number only when complete: a crash mid-export leaves only whole versions.
 """
 
 import os
+import re
 import shutil
 import uuid
+
+from keras_vae.training.atomic import process_alive
+
+_TEMPORARY = re.compile(r"^\.tmp-\d+-(\d+)-[0-9a-f]{8}$")
 
 
 def versions(base):
@@ -22,6 +27,15 @@ def next_version(bases):
     return max((v for base in bases for v in versions(base)), default=0) + 1
 
 
+def remove_stale_temporaries(base):
+    """Deletes the hidden folders of exports killed mid-write (their process
+    is gone); TF Serving skips them, but they would pile up."""
+    for name in os.listdir(base):
+        match = _TEMPORARY.match(name)
+        if match and not process_alive(int(match.group(1))):
+            shutil.rmtree(os.path.join(base, name))
+
+
 def publish(base, version, write):
     """Calls `write(folder)` on a temporary folder, then renames it to
     `base/<version>`. An existing version is never overwritten."""
@@ -32,7 +46,8 @@ def publish(base, version, write):
             "overwritten. Leave --version unset to publish the next one."
         )
     os.makedirs(base, exist_ok=True)
-    tmp = os.path.join(base, f".tmp-{version}-{uuid.uuid4().hex[:8]}")
+    remove_stale_temporaries(base)
+    tmp = os.path.join(base, f".tmp-{version}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
         write(tmp)
         os.rename(tmp, final)

@@ -3,7 +3,11 @@
 import contextlib
 import json
 import os
+import re
 import tempfile
+
+# `.<name>.<pid>.<8 random chars>.tmp<ext>`: what `atomic_path` writes.
+_TEMPORARY = re.compile(r"^\..*\.(\d+)\.[a-z0-9_]{8}\.tmp(\.[A-Za-z0-9]+)?$")
 
 
 @contextlib.contextmanager
@@ -17,18 +21,52 @@ def atomic_path(path):
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     base, ext = os.path.splitext(os.path.basename(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=f".tmp{ext}", dir=folder)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{base}.{os.getpid()}.", suffix=f".tmp{ext}", dir=folder
+    )
     os.close(fd)
     try:
-        yield tmp
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        # mkstemp makes the file private (0600); give it the usual permissions.
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
+        try:
+            yield tmp
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            # mkstemp makes the file private (0600); give it usual permissions.
+            os.chmod(tmp, 0o666 & ~_umask())
+            os.replace(tmp, path)
+        except OSError as error:  # e.g. disk full: name the file it was for
+            raise OSError(
+                error.errno,
+                f"Could not write {path} ({error.strerror or error}); "
+                "the previous file, if any, is unchanged",
+            ) from error
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def remove_stale_temporaries(root):
+    """Deletes the temporary files that writers killed mid-write (SIGKILL,
+    power loss) left under `root`; those of live processes stay. Returns
+    the paths removed."""
+    removed = []
+    for folder, _, names in os.walk(root):
+        for name in names:
+            match = _TEMPORARY.match(name)
+            if match and not process_alive(int(match.group(1))):
+                path = os.path.join(folder, name)
+                os.remove(path)
+                removed.append(path)
+    return sorted(removed)
 
 
 def _umask():

@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+import shutil
 import time
 
 import keras
@@ -19,7 +20,7 @@ from keras_vae.training.image_grids import ImageGrids
 from keras_vae.training.nan_guard import TerminateOnNaN
 
 
-def _prepare_workdir(config):
+def _prepare_workdir(config, log=print):
     workdir = os.path.abspath(config.workdir)
     try:
         os.makedirs(workdir, exist_ok=True)
@@ -32,6 +33,8 @@ def _prepare_workdir(config):
             f"--workdir {workdir} is not a writable directory: {error}"
         ) from error
     config.check_compatible(os.path.join(workdir, "config.json"))
+    for path in atomic.remove_stale_temporaries(workdir):
+        log(f"Removed {path}, left by a write that was killed.")
     return workdir
 
 
@@ -53,6 +56,19 @@ def _load_data(config):
     except data.DataError:  # e.g. an image folder: one split only
         test = None
     return train, validation, test
+
+
+def _check_free_space(workdir, vae):
+    """Refuses to start a run whose files cannot fit: the backup (weights and
+    optimizer, twice), `vae.keras` and its temporary copy, plus a margin."""
+    needed = 10 * 4 * vae.count_params() + 64 * 1024**2
+    free = shutil.disk_usage(workdir).free
+    if free < needed:
+        raise ValueError(
+            f"--workdir {workdir} has {free / 1024**2:.0f} MB free; this run "
+            f"writes about {needed / 1024**2:.0f} MB (checkpoints, vae.keras). "
+            "Free some space or choose another --workdir."
+        )
 
 
 def _backup_epoch(backup_dir):
@@ -162,7 +178,7 @@ def run(config, callbacks=(), log=print, flags_text=None):
         # scratch folder of their own; the chief writes the run's artifacts.
         worker_dir = os.path.join(config.workdir, f"worker-{index}")
         config = dataclasses.replace(config, workdir=worker_dir, export_dir=None)
-    workdir = _prepare_workdir(config)
+    workdir = _prepare_workdir(config, log)
     if flags_text is not None:
         atomic.write_text(os.path.join(workdir, "flags.txt"), flags_text)
     metrics_path = os.path.join(workdir, "metrics.json")
@@ -183,6 +199,7 @@ def run(config, callbacks=(), log=print, flags_text=None):
     if steps_per_epoch < 1:  # Unknown (-2) or infinite (-1): count once.
         steps_per_epoch = sum(1 for _ in train)
     vae = _build(config, image_shape, scope, steps_per_epoch)
+    _check_free_space(workdir, vae)
 
     backup_dir = os.path.join(workdir, "backup")
     start = _backup_epoch(backup_dir)
