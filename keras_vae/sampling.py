@@ -52,6 +52,10 @@ class Sampling(keras.layers.Layer):
             raise ValueError(f"`seed` must be an int or None. Received: seed={seed!r}")
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        # No weights to make: built now, as Keras's Dropout is. Otherwise
+        # `fit` on JAX or PyTorch pulls a batch from the data just to build
+        # the model, which makes the data of a resumed run differ.
+        self.built = True
 
     def call(self, inputs, training=None, sample=None):
         mean, log_var = inputs

@@ -60,6 +60,12 @@ _define("integer", "steps_per_execution", 50, "Steps per compiled call (PyTorch:
 _define("integer", "max_examples", None, "Use only the first N examples.")
 _define("integer", "seed", 0, "Random seed.")
 _define(
+    "bool",
+    "deterministic",
+    False,
+    "Deterministic ops: a resumed run ends as an uninterrupted one would.",
+)
+_define(
     "enum",
     "backend",
     None,

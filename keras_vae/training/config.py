@@ -43,6 +43,10 @@ class TrainConfig:
     steps_per_execution: int = 50
     max_examples: int | None = None
     seed: int = 0
+    # Deterministic ops (TensorFlow's op determinism, PyTorch's deterministic
+    # algorithms): with a fixed seed, a killed and resumed run ends with the
+    # same weights as an uninterrupted one.
+    deterministic: bool = False
     mixed_precision: str = "none"
     distribution: str = "none"
     backend: str | None = None

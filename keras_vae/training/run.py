@@ -190,6 +190,8 @@ def run(config, callbacks=(), log=print, flags_text=None):
             return finished
     atomic.write_json(os.path.join(workdir, "config.json"), config.to_dict())
     keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        _deterministic_ops()
     if config.mixed_precision != "none":
         keras.config.set_dtype_policy(config.mixed_precision)
 
@@ -205,13 +207,21 @@ def run(config, callbacks=(), log=print, flags_text=None):
     start = _backup_epoch(backup_dir)
     if start:
         log(f"Resuming {workdir} from epoch {start} of {config.epochs}.")
+    # One iterator over all epochs: repetition k of `train` is epoch k, with
+    # its own shuffle and dynamic binarization drawn from the seed. A resumed
+    # run skips the epochs already done, so each epoch sees the same data as
+    # in an uninterrupted run (Keras would otherwise make a varying number of
+    # iterators, each drawing new randomness).
+    epochs_data = train.repeat().skip(min(start, config.epochs) * steps_per_epoch)
     shown = next(ds for ds in (test, validation, train) if ds is not None)
     preview = np.asarray(next(iter(shown.take(1))))[:8]
     steps = _StepCounter()
     csv_logger = keras.callbacks.CSVLogger(
         os.path.join(workdir, "history.csv"), append=True
     )
+    seeds = _EpochSeeds(vae, config.seed)
     package_callbacks = [
+        seeds,
         TerminateOnNaN(),  # Before the backup: NaN weights are never saved.
         csv_logger,
         keras.callbacks.BackupAndRestore(
@@ -234,8 +244,9 @@ def run(config, callbacks=(), log=print, flags_text=None):
     started = time.perf_counter()
     try:
         history = vae.fit(
-            train,
+            epochs_data,
             epochs=config.epochs,
+            steps_per_epoch=steps_per_epoch,
             validation_data=validation,
             callbacks=package_callbacks + list(callbacks),
             verbose=config.verbose,
@@ -246,6 +257,9 @@ def run(config, callbacks=(), log=print, flags_text=None):
             csv_file.close()
     fit_seconds = time.perf_counter() - started
     last = {k: v[-1] for k, v in history.history.items()} if history.history else {}
+    # The test ELBO's noise, too, is fixed by the seed (not by how the run
+    # got here: straight through, or resumed).
+    seeds.on_epoch_begin(config.epochs)
     test_logs = vae.evaluate(test, return_dict=True, verbose=0) if test else None
     model_path = os.path.join(workdir, "vae.keras")
     atomic.save_model(vae, model_path)
@@ -274,6 +288,37 @@ def run(config, callbacks=(), log=print, flags_text=None):
         f"test neg. ELBO {metrics['test'] and round(metrics['test']['neg_elbo'], 2)}"
     )
     return metrics
+
+
+def _deterministic_ops():
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    elif backend == "torch":
+        import torch
+
+        torch.use_deterministic_algorithms(True)
+    # JAX (XLA) is deterministic on CPU; on GPU set XLA_FLAGS=
+    # --xla_gpu_deterministic_ops=true before starting.
+
+
+class _EpochSeeds(keras.callbacks.Callback):
+    """Sets the sampling noise's seed state from (seed, epoch) at each epoch:
+    Keras does not save a SeedGenerator's state (keras-team/keras#19796), so
+    without this a resumed run would draw other noise than the original."""
+
+    def __init__(self, vae, seed):
+        super().__init__()
+        self.generator = vae.sampling.seed_generator
+        self.seed = seed
+
+    def on_epoch_begin(self, epoch, logs=None):
+        state = np.array([self.seed, epoch * 1_000_003], dtype="int64")
+        self.generator.state.assign(
+            state.astype(keras.backend.standardize_dtype(self.generator.state.dtype))
+        )
 
 
 class _StepCounter(keras.callbacks.Callback):
