@@ -1,0 +1,62 @@
+"""Markdown tables from `run.py`'s JSON lines: `python benchmarks/tabulate.py
+results/*.jsonl`. One row per measurement; summaries after."""
+
+import json
+import sys
+
+RUN_COLUMNS = (
+    "workload",
+    "impl",
+    "backend",
+    "precision",
+    "round",
+    "images_per_sec",
+    "first_step_s",
+    "peak_rss_mb",
+    "test_neg_elbo",
+    "input_share_bound",
+)
+SUMMARY_COLUMNS = (
+    "workload",
+    "impl",
+    "backend",
+    "precision",
+    "runs",
+    "images_per_sec",
+    "speed_vs_reference",
+    "neg_elbo_minus_reference",
+    "speed_vs_float32",
+    "neg_elbo_minus_float32",
+)
+
+
+def table(rows, columns):
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        cells = []
+        for column in columns:
+            value = row.get(column, "")
+            if column in ("images_per_sec", "peak_rss_mb"):
+                value = f"{value:,.0f}"
+            elif isinstance(value, float):
+                value = f"{value:.3f}" if "vs" in column else f"{value:.2f}"
+            cells.append(str(value))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(paths):
+    rows = []
+    for path in paths:
+        with open(path) as f:
+            rows += [json.loads(line) for line in f if line.startswith("{")]
+    models = [r for r in rows if "test_neg_elbo" in r and not r.get("summary")]
+    summaries = [r for r in rows if r.get("summary") and "runs" in r]
+    if models:
+        print(table(models, RUN_COLUMNS), end="\n\n")
+    if summaries:
+        print(table(summaries, SUMMARY_COLUMNS))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
