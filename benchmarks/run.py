@@ -143,7 +143,7 @@ def summarize(workload, results):
         ratios = [
             r["images_per_sec"] / statistics.mean(ref_by_round[r["round"]])
             for r in runs
-            if r["round"] in ref_by_round
+            if r["round"] in ref_by_round and statistics.mean(ref_by_round[r["round"]])
         ]
         if ratios:
             summary["speed_vs_reference"] = round(statistics.median(ratios), 3)
@@ -153,7 +153,8 @@ def summarize(workload, results):
             )
         if precision != "float32" and backend in float32:
             base = statistics.median(r["images_per_sec"] for r in float32[backend])
-            summary["speed_vs_float32"] = round(summary["images_per_sec"] / base, 3)
+            if base:  # 0 when a run was too short to time
+                summary["speed_vs_float32"] = round(summary["images_per_sec"] / base, 3)
             base_elbo = statistics.median(r["test_neg_elbo"] for r in float32[backend])
             summary["neg_elbo_minus_float32"] = round(
                 summary["test_neg_elbo"] - base_elbo, 3

@@ -2,6 +2,7 @@
 keeps working and prints the fields RESULTS.md is made of. Speeds are not
 asserted (they belong to benchmarks/, not to tests)."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -35,6 +36,8 @@ SUMMARY_FIELDS = {
     "speed_vs_reference",
     "neg_elbo_minus_reference",
 }
+# The reference needs PyTorch, which only the torch environment installs.
+HAS_TORCH = importlib.util.find_spec("torch") is not None
 TF_ONLY = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow",
     reason="tf.data workloads: run once, in the TensorFlow environment",
@@ -75,20 +78,34 @@ def test_model_workloads_print_runs_and_summaries(idx_dir, workload):
         "--steps=2",
         "--batch_size=32",
         "--test_examples=64",
+        "--reference" if HAS_TORCH else "--noreference",
     )
     runs = [line for line in lines if not line.get("summary")]
-    assert [r["impl"] for r in runs] == ["torch_reference", "keras_vae"]
+    impls = ["torch_reference", "keras_vae"] if HAS_TORCH else ["keras_vae"]
+    assert [r["impl"] for r in runs] == impls
     for run in runs:
         assert MODEL_FIELDS <= set(run), MODEL_FIELDS - set(run)
         assert run["images_per_sec"] > 0 and np.isfinite(run["test_neg_elbo"])
-    package = runs[1]
+    package = runs[-1]
     assert package["backend"] == backend and len(package["epoch_s"]) == 2
     assert 0 <= package["input_share_bound"]
-    summary = next(line for line in lines if line.get("impl") == "keras_vae")
-    assert summary["summary"] and SUMMARY_FIELDS <= set(summary)
-    assert summary["speed_vs_reference"] == pytest.approx(
-        package["images_per_sec"] / runs[0]["images_per_sec"], rel=1e-3
+    summary = next(
+        line for line in lines if line.get("summary") and line["impl"] == "keras_vae"
     )
+    expected = (
+        SUMMARY_FIELDS
+        if HAS_TORCH
+        else SUMMARY_FIELDS
+        - {
+            "speed_vs_reference",
+            "neg_elbo_minus_reference",
+        }
+    )
+    assert summary["summary"] and expected <= set(summary)
+    if HAS_TORCH:
+        assert summary["speed_vs_reference"] == pytest.approx(
+            package["images_per_sec"] / runs[0]["images_per_sec"], rel=1e-3
+        )
 
 
 def test_precisions_are_compared_with_float32(idx_dir):
@@ -98,7 +115,7 @@ def test_precisions_are_compared_with_float32(idx_dir):
         "--precision=float32,mixed_bfloat16",
         "--noreference",
         f"--data_dir={idx_dir}",
-        "--epochs=1",
+        "--epochs=2",
         "--steps=2",
         "--batch_size=32",
         "--test_examples=64",

@@ -91,7 +91,10 @@ BAD_IMAGES = [
     (np.zeros((2, 9, 8, 1), "float32"), r"\(None, 8, 8, 1\).*shape=\(2, 9, 8, 1\)"),
     (np.zeros((0, 8, 8, 1), "float32"), "at least one image"),
     (np.zeros((2, 8, 8, 1), "uint8"), r"floating dtype.*dtype=uint8.*x / 255"),
-    (np.full((2, 8, 8, 1), np.nan, "float32"), "finite.*128 NaN or Inf"),
+    (
+        np.full((2, 8, 8, 1), np.nan, "float32"),
+        "finite in float32.*128 NaN, Inf or out-of-range",
+    ),
     (np.full((2, 8, 8, 1), np.inf, "float32"), "finite"),
     (np.full((2, 8, 8, 1), 255.0, "float32"), r"\[0, 1\].*\[255, 255\]"),
     (np.full((2, 8, 8, 1), -0.5, "float32"), r"\[0, 1\].*\[-0.5, -0.5\]"),

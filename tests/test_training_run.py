@@ -86,6 +86,15 @@ def test_cosine_schedule_ends_at_its_floor_and_steps_are_all_counted(
     assert images == pytest.approx(9 * 32)
 
 
+def test_a_nan_in_a_multi_step_call_names_the_steps_it_ran(tmp_path):
+    # 72 training images, batch 32: 3 steps an epoch, all in one call of 50
+    # (PyTorch runs one step per call).
+    config = tiny_config(tmp_path, epochs=3, steps_per_execution=50)
+    where = "step 1" if keras.backend.backend() == "torch" else "steps 1-3"
+    with pytest.raises(RuntimeError, match=rf"loss is nan at epoch 2, {where}\."):
+        run(config, callbacks=[_PoisonWeights()], log=lambda m: None)
+
+
 class _StopAfterFirstEpoch(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.model.stop_training = True
@@ -114,8 +123,8 @@ class _PoisonWeights(keras.callbacks.Callback):
 
 
 def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_epoch(tmp_path):
-    config = tiny_config(tmp_path, epochs=3)
-    with pytest.raises(RuntimeError, match=r"loss is nan at epoch 2, step 1"):
+    config = tiny_config(tmp_path, epochs=3, steps_per_execution=1)
+    with pytest.raises(RuntimeError, match=r"loss is nan at epoch 2, step 1\."):
         run(config, callbacks=[_PoisonWeights()], log=lambda m: None)
     workdir = config.workdir
     assert not os.path.exists(os.path.join(workdir, "vae.keras"))

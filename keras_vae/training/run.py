@@ -1,6 +1,8 @@
 """`run(config)`: one training run, leaving everything in its workdir."""
 
+import csv
 import dataclasses
+import io
 import json
 import os
 import shutil
@@ -71,6 +73,20 @@ def _check_free_space(workdir, vae):
         )
 
 
+def _trim_history(path, start):
+    """Drops the rows of epochs from `start` on: a run killed after logging
+    an epoch but before backing it up redoes that epoch."""
+    if not os.path.exists(path):
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    kept = rows[:1] + [row for row in rows[1:] if row and int(row[0]) < start]
+    if len(kept) < len(rows):
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows(kept)
+        atomic.write_text(path, buffer.getvalue())
+
+
 def _backup_epoch(backup_dir):
     path = os.path.join(backup_dir, "training_metadata.json")
     if not os.path.exists(path):
@@ -118,6 +134,10 @@ def _build(config, image_shape, scope, steps_per_epoch):
         spe = config.steps_per_execution
         if keras.backend.backend() == "torch":
             spe = 1  # Keras's PyTorch trainer runs one step per call only.
+        if config.distribution in ("mirrored", "multi_worker"):
+            # Keras 3.15's multi-step TF function fails on distributed
+            # iterators ("You must feed a value for placeholder tensor").
+            spe = 1
         vae.compile(
             optimizer=_optimizer(config, steps_per_epoch), steps_per_execution=spe
         )
@@ -207,12 +227,19 @@ def run(config, callbacks=(), log=print, flags_text=None):
     start = _backup_epoch(backup_dir)
     if start:
         log(f"Resuming {workdir} from epoch {start} of {config.epochs}.")
-    # One iterator over all epochs: repetition k of `train` is epoch k, with
-    # its own shuffle and dynamic binarization drawn from the seed. A resumed
-    # run skips the epochs already done, so each epoch sees the same data as
-    # in an uninterrupted run (Keras would otherwise make a varying number of
-    # iterators, each drawing new randomness).
-    epochs_data = train.repeat().skip(min(start, config.epochs) * steps_per_epoch)
+    _trim_history(os.path.join(workdir, "history.csv"), start)
+    # Every new iterator of `train` draws the next shuffle and dynamic
+    # binarization from the seed. Keras's EpochIterator asks for two per
+    # epoch (as the epoch starts and as it ends); on TensorFlow both are made,
+    # on JAX and PyTorch the second is a generator never started. A resumed
+    # run makes the ones the finished epochs made, so each later epoch sees
+    # the data it would have seen (tests/reliability/test_killed_runs.py
+    # holds Keras 3.15 to this). One repeated stream with `steps_per_epoch`
+    # would avoid the count, but Keras then runs whole `steps_per_execution`
+    # calls past each epoch's end.
+    per_epoch = 2 if keras.backend.backend() == "tensorflow" else 1
+    for _ in range(per_epoch * min(start, config.epochs)):
+        iter(train)
     shown = next(ds for ds in (test, validation, train) if ds is not None)
     preview = np.asarray(next(iter(shown.take(1))))[:8]
     steps = _StepCounter()
@@ -244,9 +271,8 @@ def run(config, callbacks=(), log=print, flags_text=None):
     started = time.perf_counter()
     try:
         history = vae.fit(
-            epochs_data,
+            train,
             epochs=config.epochs,
-            steps_per_epoch=steps_per_epoch,
             validation_data=validation,
             callbacks=package_callbacks + list(callbacks),
             verbose=config.verbose,
@@ -332,7 +358,9 @@ class _StepCounter(keras.callbacks.Callback):
         self.in_epoch = 0
 
     def on_train_batch_end(self, batch, logs=None):
-        self.in_epoch = batch + 1
+        # A short last call reports the index it would have ended at.
+        steps = (self.params or {}).get("steps")
+        self.in_epoch = min(batch + 1, steps) if steps else batch + 1
 
     def on_epoch_end(self, epoch, logs=None):
         self.steps += self.in_epoch

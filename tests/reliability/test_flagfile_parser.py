@@ -4,6 +4,7 @@
 
 import importlib.util
 import os
+import sys
 import tempfile
 
 from absl import flags
@@ -12,11 +13,22 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-SPEC = importlib.util.spec_from_file_location(
-    "train_script", os.path.join(REPO, "scripts", "train.py")
-)
-train = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(train)
+
+def _script_module():
+    """scripts/train.py, loaded once per process (its absl flags are global;
+    tests/test_train_script.py shares this module under the same name)."""
+    name = "keras_vae_train_script"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, os.path.join(REPO, "scripts", "train.py")
+        )
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name]
+
+
+train = _script_module()
 NAMES = list(train._NAMES)
 COUNT = {"files": 0, "refused": 0}
 

@@ -1,5 +1,6 @@
 """SIGKILL at several points of a deterministic run, each followed by a
-restart with the same workdir: the run finishes with the right number of
+restart with the same workdir (one of them half-way through writing a checkpoint, which
+the backup's previous copy replaces): the run finishes with the right number of
 epochs and ends with exactly the weights and optimizer state of a run that
 was never interrupted."""
 
@@ -21,6 +22,24 @@ import keras
 from keras_vae.training import TrainConfig, run
 
 workdir, data, kill = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+
+if kill and kill[0] == "save_weights":  # dies half-way through a backup
+    original, calls = keras.Model.save_weights, [0]
+
+    def save_weights(self, filepath, *args, **kwargs):
+        calls[0] += 1
+        if calls[0] == kill[1]:
+            full = filepath.replace(".weights.h5", ".full.weights.h5")
+            original(self, full, *args, **kwargs)
+            with open(full, "rb") as f:
+                data_bytes = f.read()
+            with open(filepath, "wb") as f:
+                f.write(data_bytes[: len(data_bytes) // 2])
+            os.remove(full)
+            os.kill(os.getpid(), signal.SIGKILL)
+        return original(self, filepath, *args, **kwargs)
+
+    keras.Model.save_weights = save_weights
 
 class Kill(keras.callbacks.Callback):
     # Runs after the package's callbacks, so after the epoch's backup.
@@ -48,6 +67,7 @@ KILL_POINTS = [
     ("epoch_end", 0),  # between epochs, after the backup
     ("step", 1, 2),  # in the middle of the second epoch
     ("train_end",),  # after the last epoch, before vae.keras
+    ("save_weights", 2),  # half-way through writing the second backup
 ]
 
 
