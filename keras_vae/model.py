@@ -233,6 +233,13 @@ class VAE(keras.Model):
             checks.check_images(
                 data, self.image_shape, name, self.likelihood.unit_interval
             )
+        spec = getattr(data, "element_spec", None)  # a tf.data.Dataset
+        if isinstance(spec, (tuple, list)) and spec:
+            spec = spec[0]
+        if hasattr(spec, "shape") and hasattr(spec, "dtype"):
+            # Before Keras starts: on JAX a step that fails while tracing
+            # leaves the model's variables purged, breaking the next `fit`.
+            checks.check_symbolic_images(spec, self.image_shape, name)
 
     def encode(self, x, batch_size=256):
         """Returns `(mean, log_var)` of q(z | x) as float32 NumPy arrays.
