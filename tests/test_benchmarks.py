@@ -104,8 +104,8 @@ def test_model_workloads_print_runs_and_summaries(idx_dir, workload):
     assert summary["summary"] and expected <= set(summary)
     if HAS_TORCH:
         assert summary["speed_vs_reference"] == pytest.approx(
-            package["images_per_sec"] / runs[0]["images_per_sec"], rel=1e-3
-        )
+            package["images_per_sec"] / runs[0]["images_per_sec"], abs=5.1e-4
+        )  # the summary rounds to 3 decimals
 
 
 def test_precisions_are_compared_with_float32(idx_dir):
