@@ -103,9 +103,17 @@ def _neg_elbo(logs, prefix=""):
     return {"neg_elbo": reconstruction + kl, "reconstruction": reconstruction, "kl": kl}
 
 
-def _optimizer(config, steps_per_epoch):
+def _steps_per_epoch(train):
+    steps = int(train.cardinality())
+    if steps < 1:  # Unknown (-2): count once. (Training data is finite.)
+        steps = sum(1 for _ in train)
+    return steps
+
+
+def _optimizer(config, train):
     rate = config.learning_rate
     if config.lr_schedule == "cosine":
+        steps_per_epoch = _steps_per_epoch(train)
         # The step count lives in the optimizer, which the backup restores,
         # so a resumed run continues the same curve.
         rate = keras.optimizers.schedules.CosineDecay(
@@ -116,7 +124,7 @@ def _optimizer(config, steps_per_epoch):
     return keras.optimizers.Adam(rate)
 
 
-def _build(config, image_shape, scope, steps_per_epoch):
+def _build(config, image_shape, scope, train):
     options = (
         {"hidden_units": tuple(config.hidden_units)} if config.arch == "mlp" else {}
     )
@@ -138,9 +146,7 @@ def _build(config, image_shape, scope, steps_per_epoch):
             # Keras 3.15's multi-step TF function fails on distributed
             # iterators ("You must feed a value for placeholder tensor").
             spe = 1
-        vae.compile(
-            optimizer=_optimizer(config, steps_per_epoch), steps_per_execution=spe
-        )
+        vae.compile(optimizer=_optimizer(config, train), steps_per_execution=spe)
     if config.distribution == "multi_worker":
         _give_logs_a_batch_axis(vae)
     return vae
@@ -217,10 +223,7 @@ def run(config, callbacks=(), log=print, flags_text=None):
 
     train, validation, test = _load_data(config)
     image_shape = tuple(train.element_spec.shape[1:])
-    steps_per_epoch = int(train.cardinality())
-    if steps_per_epoch < 1:  # Unknown (-2) or infinite (-1): count once.
-        steps_per_epoch = sum(1 for _ in train)
-    vae = _build(config, image_shape, scope, steps_per_epoch)
+    vae = _build(config, image_shape, scope, train)
     _check_free_space(workdir, vae)
 
     backup_dir = os.path.join(workdir, "backup")
