@@ -6,6 +6,16 @@ import keras
 import numpy as np
 
 
+def steps_finished(batch, params):
+    """Steps of the epoch finished when Keras calls `on_train_batch_end(batch)`.
+
+    With `steps_per_execution` > 1 Keras calls back once per call, with
+    `batch` the index of the call's last step, past the epoch's end for a
+    short last call; `params["steps"]` (the epoch's steps) caps it."""
+    steps = (params or {}).get("steps")
+    return min(batch + 1, steps) if steps else batch + 1
+
+
 class TerminateOnNaN(keras.callbacks.Callback):
     """Raises RuntimeError naming the epoch and step of a NaN/Inf loss.
 
@@ -24,13 +34,8 @@ class TerminateOnNaN(keras.callbacks.Callback):
         self._done = 0
 
     def on_train_batch_end(self, batch, logs=None):
-        # With `steps_per_execution` > 1 Keras calls back once per call, with
-        # `batch` the index of the call's last step (past the epoch's end for
-        # a short last call), so name the range of steps the call ran.
-        last = batch + 1
-        steps = (self.params or {}).get("steps")
-        if steps:
-            last = min(last, steps)
+        # A call may run several steps: name the range it ran.
+        last = steps_finished(batch, self.params)
         first, self._done = self._done + 1, last
         loss = (logs or {}).get("loss")
         if loss is not None:

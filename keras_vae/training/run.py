@@ -20,6 +20,7 @@ from keras_vae.training.distribution import replicas
 from keras_vae.training.distribution import worker_role
 from keras_vae.training.image_grids import ImageGrids
 from keras_vae.training.nan_guard import TerminateOnNaN
+from keras_vae.training.nan_guard import steps_finished
 
 
 def _prepare_workdir(config, log=print):
@@ -361,9 +362,7 @@ class _StepCounter(keras.callbacks.Callback):
         self.in_epoch = 0
 
     def on_train_batch_end(self, batch, logs=None):
-        # A short last call reports the index it would have ended at.
-        steps = (self.params or {}).get("steps")
-        self.in_epoch = min(batch + 1, steps) if steps else batch + 1
+        self.in_epoch = steps_finished(batch, self.params)
 
     def on_epoch_end(self, epoch, logs=None):
         self.steps += self.in_epoch
