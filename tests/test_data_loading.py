@@ -100,6 +100,25 @@ def test_shuffle_is_seeded_and_changes_every_epoch(tmp_path):
     assert list(ordered) == list(range(10))  # test is not shuffled
 
 
+def test_in_memory_batches_are_gathered_whole_and_aligned(tmp_path):
+    # Arrays in memory are batched by gathering a per-epoch permutation
+    # (pipeline.gathered_batches): every example once per epoch, a short last
+    # batch, and each image still paired with its own label.
+    spec = f"idx:{make_idx_dir(tmp_path / 'd', n_train=40)}"
+    ordered_x, ordered_ids = collect(data.load(spec, with_labels=True, shuffle=False))
+    assert list(ordered_ids) == list(range(40))
+    shuffled = data.load(spec, with_labels=True, seed=1, batch_size=7)
+    assert [len(b[0]) for b in shuffled] == [7] * 5 + [5]
+    assert int(shuffled.cardinality()) == 6
+    orders = []
+    for _ in range(2):
+        x, ids = collect(shuffled)
+        assert sorted(ids) == list(range(40))
+        np.testing.assert_array_equal(x[np.argsort(ids)], ordered_x)
+        orders.append(ids)
+    assert not np.array_equal(*orders)
+
+
 def test_binarization_modes(tmp_path):
     spec = f"idx:{make_idx_dir(tmp_path / 'd', n_train=64)}"
     grey = collect(data.load(spec, shuffle=False))

@@ -135,8 +135,8 @@ def _array_examples(spec, source, parsed, validation_fraction, max_examples):
             "(e.g. 0.1), to both the train and the validation load.",
         )
     x, y = source[base]
-    ds, n = _indexed_slices(spec, parsed, x, y, lo, hi, max_examples)
-    return ds, n, y is not None, x.shape[1:], x.dtype.name
+    examples = _indexed_slices(spec, parsed, x, y, lo, hi, max_examples)
+    return examples, y is not None, x.shape[1:], x.dtype.name
 
 
 def load(
@@ -219,14 +219,23 @@ def load(
         source = (arrays.load_idx_dir if kind == "idx" else arrays.load_npz)(
             spec, target
         )
-        ds, n, has_labels, shape, dtype = _array_examples(
+        examples, has_labels, shape, dtype = _array_examples(
             spec, source, parsed, validation_fraction, max_examples
         )
+        n = len(examples[0])
         if channels == shape[-1]:
             channels = None
         needs_map = image_size is not None or channels is not None
         out_shape = (*(image_size or shape[:2]), channels or shape[-1])
         in_memory = True
+        # With nothing to do per example, batches come straight from the arrays.
+        batched = not needs_map and binarize != "static"
+        if batched:
+            ds = pipeline.gathered_batches(
+                examples, batch_size=batch_size, shuffle=shuffle, seed=seed
+            )
+        else:
+            ds = tf.data.Dataset.from_tensor_slices(examples)
     elif kind == "folder":
         paths, labels, image_size, channels = folder.folder_source(
             spec,
@@ -244,6 +253,7 @@ def load(
             "uint8",
             False,
         )
+        batched = False
     else:
         try:
             examples, features, n = tfds_source.tfds_examples(
@@ -275,10 +285,14 @@ def load(
         stored = tuple(features["image"].shape)
         out_shape = (*(image_size or stored[:2]), channels or stored[-1])
         needs_map = image_size is not None or channels is not None
-        dtype, in_memory = "uint8", False
+        dtype, in_memory, batched = "uint8", False, False
 
     if with_labels and not has_labels:
         raise DataError(spec, "with_labels=True, but this source has no labels")
+    if batched:
+        return pipeline.finish_batches(
+            ds, binarize=binarize, seed=seed, with_labels=with_labels
+        )
     pixel_bytes = 4 if (dtype != "uint8" or binarize == "static") else 1
     fits = (
         cache
@@ -330,14 +344,15 @@ def _folder_examples(spec, paths, labels, parsed, validation_fraction, max_examp
             "an image folder is one split, 'train'; carve 'validation' out of it "
             "with validation_fraction, or point another spec at the test images.",
         )
-    ds, n = _indexed_slices(
+    examples = _indexed_slices(
         spec, parsed, np.asarray(paths), labels, lo, hi, max_examples
     )
-    return ds, n, labels is not None
+    ds = tf.data.Dataset.from_tensor_slices(examples)
+    return ds, len(examples[0]), labels is not None
 
 
 def _indexed_slices(spec, parsed, items, labels, lo, hi, max_examples):
-    """`(item, label, index)` examples for `items[lo:hi]`, and their count.
+    """`(items, labels, index)` arrays for `items[lo:hi]`.
 
     The index (position in the whole split) seeds static binarization, so a
     sample does not depend on shuffling or slicing. Missing labels are -1.
@@ -350,7 +365,4 @@ def _indexed_slices(spec, parsed, items, labels, lo, hi, max_examples):
         labels = np.full(hi - lo, -1, "int64")
     else:
         labels = np.asarray(labels[lo:hi], "int64")
-    ds = tf.data.Dataset.from_tensor_slices(
-        (items[lo:hi], labels, np.arange(lo, hi, dtype="int64"))
-    )
-    return ds, hi - lo
+    return items[lo:hi], labels, np.arange(lo, hi, dtype="int64")

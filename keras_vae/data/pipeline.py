@@ -3,7 +3,9 @@
 Sources produce single examples `(image, label, index)` with images as uint8
 (or float32 in [0, 1]) HWC tensors; `finish` turns them into batches of
 float32 NHWC images in [0, 1], as the tf.data performance guide advises:
-vectorised work after `batch`, parallel maps, `prefetch(AUTOTUNE)`.
+vectorised work after `batch`, parallel maps, `prefetch(AUTOTUNE)`. Arrays
+already in memory skip the per-example stage: `gathered_batches` makes the
+batches directly and `finish_batches` converts them.
 """
 
 import tensorflow as tf
@@ -60,10 +62,62 @@ def static_binarize(image, index, seed):
 
 
 def finish(ds, *, batch_size, binarize, seed, with_labels, shuffle_buffer=0):
-    """Shuffles (if asked), batches, converts to [0, 1], binarizes, prefetches."""
+    """Shuffles (if asked) and batches single examples, then `finish_batches`."""
     if shuffle_buffer:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
+    return finish_batches(ds, binarize=binarize, seed=seed, with_labels=with_labels)
+
+
+def gathered_batches(examples, *, batch_size, shuffle, seed):
+    """Batches of `(images, labels, index)` gathered from in-memory arrays.
+
+    What `from_tensor_slices(examples).shuffle(n).batch(batch_size)` yields,
+    but with one permutation per epoch and one gather per batch: tf.data does
+    per-batch work instead of per-example work (the shuffle buffer alone moved
+    every example through a queue), which matters when the input pipeline and
+    the model share a few CPU cores. Every new iterator draws a new order
+    from `seed`, as `shuffle(reshuffle_each_iteration=True)` does.
+    """
+    images, labels, index = (tf.constant(a) for a in examples)
+    n = int(images.shape[0])
+    steps = -(-n // batch_size)
+    if shuffle:
+        # The shuffle's seeds are folded with 1 so they differ from the
+        # dynamic binarization's stream, which starts from the same `seed`.
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        orders = (
+            seeds.batch(2)
+            .take(1)
+            .map(
+                lambda pair: tf.random.experimental.stateless_shuffle(
+                    tf.range(n, dtype=tf.int64),
+                    seed=tf.random.experimental.stateless_fold_in(pair, 1),
+                )
+            )
+        )
+    else:
+        orders = tf.data.Dataset.from_tensors(tf.range(n, dtype=tf.int64))
+
+    def batches(order):
+        return tf.data.Dataset.range(steps).map(
+            lambda step: order[step * batch_size : (step + 1) * batch_size]
+        )
+
+    def gather(rows):
+        return (
+            tf.gather(images, rows),
+            tf.gather(labels, rows),
+            tf.gather(index, rows),
+        )
+
+    # `flat_map` hides the count that Keras and `cardinality()` read.
+    ds = orders.flat_map(batches).apply(tf.data.experimental.assert_cardinality(steps))
+    return ds.map(gather, num_parallel_calls=AUTOTUNE)
+
+
+def finish_batches(ds, *, binarize, seed, with_labels):
+    """Converts batches to float32 in [0, 1], binarizes, prefetches."""
     if binarize == "dynamic":
         # A fresh Bernoulli sample of every image at every epoch, reproducible
         # given `seed`: each batch draws its noise from a per-epoch seed stream.
