@@ -221,7 +221,26 @@ class VAE(keras.Model):
         self._check_data(validation_data, "validation_data")
         if _is_tf_dataset(x) and not args:
             kwargs.setdefault("shuffle", False)
-        return super().fit(x, y, *args, **kwargs)
+        try:
+            return super().fit(x, y, *args, **kwargs)
+        finally:
+            self._unshare_ema_weights()
+
+    def _unshare_ema_weights(self):
+        """Gives each weight its own buffer after an EMA optimizer's `fit`.
+
+        Keras ends `fit` by assigning the optimizer's moving averages to the
+        weights. On JAX that makes both variables hold one array, and the next
+        compiled call (`evaluate` donates the model's state) deletes it under
+        the optimizer: saving then fails with "Array has been deleted".
+        """
+        if keras.backend.backend() != "jax":
+            return
+        optimizer = getattr(self.optimizer, "inner_optimizer", self.optimizer)
+        if not getattr(optimizer, "use_ema", False):
+            return
+        for variable in self.trainable_weights:
+            variable.assign(keras.ops.copy(variable.value))
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         """`keras.Model.evaluate`; arrays are checked first (see `encode`)."""

@@ -56,6 +56,13 @@ _define(
     enum_values=["constant", "cosine"],
 )
 _define("float", "min_lr_fraction", 0.01, "Cosine: final rate / learning_rate.")
+_define(
+    "float",
+    "ema_momentum",
+    0.0,
+    "Keep a moving average of the weights (e.g. 0.999) for validation and the "
+    "final model; 0: off.",
+)
 _define("integer", "steps_per_execution", 50, "Steps per compiled call (PyTorch: 1).")
 _define("integer", "max_examples", None, "Use only the first N examples.")
 _define("integer", "seed", 0, "Random seed.")

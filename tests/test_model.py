@@ -42,6 +42,19 @@ def test_fit_reports_validation_metrics(images):
         assert np.isfinite(history.history[key]).all()
 
 
+def test_an_ema_optimizer_leaves_usable_weights_after_fit(images, tmp_path):
+    # Keras assigns the moving averages to the weights as `fit` ends; on JAX
+    # the next compiled call used to delete the array both then shared.
+    vae = tiny_vae()
+    vae.compile(optimizer=keras.optimizers.Adam(1e-2, use_ema=True))
+    vae.fit(dataset(images), epochs=1, verbose=0)
+    averages = [np.array(v) for v in vae.optimizer._model_variables_moving_average]
+    vae.evaluate(images, batch_size=64, verbose=0)
+    vae.fit(dataset(images), epochs=1, verbose=0)
+    vae.save(str(tmp_path / "vae.keras"))
+    assert all(np.isfinite(v).all() for v in averages)
+
+
 def test_datasets_with_labels_train_like_unlabelled_ones(images):
     labels = np.arange(len(images)) % 10
     vae = tiny_vae()

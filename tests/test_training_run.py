@@ -95,6 +95,34 @@ def test_a_nan_in_a_multi_step_call_names_the_steps_it_ran(tmp_path):
         run(config, callbacks=[_PoisonWeights()], log=lambda m: None)
 
 
+class _RecordWeights(keras.callbacks.Callback):
+    def on_test_begin(self, logs=None):
+        self.validated = [np.array(w) for w in self.model.trainable_weights]
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.raw = [np.array(w) for w in self.model.trainable_weights]
+        optimizer = self.model.optimizer
+        self.averages = [np.array(v) for v in optimizer._model_variables_moving_average]
+
+
+def test_ema_weights_are_validated_and_saved(tmp_path):
+    config = tiny_config(tmp_path, ema_momentum=0.5, epochs=3)
+    record = _RecordWeights()
+    run(config, callbacks=[record], log=lambda m: None)
+    vae = keras.saving.load_model(
+        os.path.join(config.workdir, "vae.keras"), safe_mode=True
+    )
+    saved = [np.array(w) for w in vae.trainable_weights]
+    assert any(
+        not np.allclose(r, a) for r, a in zip(record.raw, record.averages, strict=True)
+    )
+    for validated, average, final in zip(
+        record.validated, record.averages, saved, strict=True
+    ):
+        np.testing.assert_allclose(validated, average, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(final, average, rtol=1e-6, atol=1e-6)
+
+
 class _StopAfterFirstEpoch(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.model.stop_training = True

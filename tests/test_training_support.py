@@ -83,6 +83,7 @@ def test_grids_tile_images_with_padding_and_save_as_png(tmp_path):
         ("steps_per_execution", 0, "--steps_per_execution must be an int >= 1"),
         ("lr_schedule", "step", "--lr_schedule must be one of"),
         ("min_lr_fraction", 0.0, "--min_lr_fraction must be in"),
+        ("ema_momentum", 1.0, "--ema_momentum must be in"),
     ],
 )
 def test_config_validation_names_the_flag(field, value, message):
@@ -100,7 +101,12 @@ def test_config_round_trips_through_json():
 def test_a_run_saved_before_a_field_existed_still_resumes(tmp_path):
     config = TrainConfig(workdir=str(tmp_path))
     saved = config.to_dict()
-    for newer in ("lr_schedule", "min_lr_fraction", "steps_per_execution"):
+    for newer in (
+        "lr_schedule",
+        "min_lr_fraction",
+        "steps_per_execution",
+        "ema_momentum",
+    ):
         del saved[newer]
     path = tmp_path / "config.json"
     path.write_text(json.dumps(saved))

@@ -38,6 +38,9 @@ class TrainConfig:
     # "cosine": decays to `learning_rate * min_lr_fraction` over all epochs.
     lr_schedule: str = "constant"
     min_lr_fraction: float = 0.01
+    # > 0: Adam keeps an exponential moving average of the weights (Keras's
+    # `use_ema`), which validation uses and which the final model holds.
+    ema_momentum: float = 0.0
     # Steps per compiled call (TF/JAX; PyTorch always runs 1). Callbacks see
     # every `steps_per_execution` steps; epochs end on time.
     steps_per_execution: int = 50
@@ -87,6 +90,8 @@ class TrainConfig:
                 bad(name, ">= 0")
         if not 0 < self.min_lr_fraction <= 1:
             bad("min_lr_fraction", "in (0, 1]")
+        if not 0 <= self.ema_momentum < 1:
+            bad("ema_momentum", "in [0, 1) (0: no moving average)")
         if not 0 <= self.validation_fraction < 1:
             bad("validation_fraction", "in [0, 1)")
         for name, choices in (

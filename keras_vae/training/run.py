@@ -122,6 +122,10 @@ def _optimizer(config, train):
             decay_steps=max(1, config.epochs * steps_per_epoch),
             alpha=config.min_lr_fraction,
         )
+    if config.ema_momentum:
+        return keras.optimizers.Adam(
+            rate, use_ema=True, ema_momentum=config.ema_momentum
+        )
     return keras.optimizers.Adam(rate)
 
 
@@ -272,6 +276,10 @@ def run(config, callbacks=(), log=print, flags_text=None):
     ]
     if config.kl_warmup_epochs:
         package_callbacks.insert(0, KLWarmup(config.kl_warmup_epochs))
+    if config.ema_momentum and validation is not None:
+        # Validation sees the averaged weights, which the final model holds;
+        # training (and the backups) keep the raw ones.
+        package_callbacks.append(keras.callbacks.SwapEMAWeights())
     started = time.perf_counter()
     try:
         history = vae.fit(
