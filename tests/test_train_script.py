@@ -41,6 +41,17 @@ def _train(args, cwd=REPO):
     "name, expected",
     [
         ("fashion_mnist.flags", {"arch": "mlp", "binarize": "dynamic", "epochs": 20}),
+        (
+            "fashion_mnist_nll.flags",
+            {
+                "hidden_units": (1024, 1024),
+                "latent_dim": 64,
+                "lr_schedule": "cosine",
+                "ema_momentum": 0.999,
+                "backend": "jax",
+                "validation_fraction": 0.0,
+            },
+        ),
         ("mnist_mlp.flags", {"hidden_units": (400,), "latent_dim": 20, "epochs": 10}),
         ("mnist_conv.flags", {"arch": "conv", "latent_dim": 2, "epochs": 30}),
         (
