@@ -10,7 +10,7 @@ import re
 import shutil
 import uuid
 
-from keras_vae.training.atomic import process_alive
+from keras_vae.training.atomic import is_stale
 
 _TEMPORARY = re.compile(r"^\.tmp-\d+-(\d+)-[0-9a-f]{8}$")
 
@@ -31,8 +31,7 @@ def remove_stale_temporaries(base):
     """Deletes the hidden folders of exports killed mid-write (their process
     is gone); TF Serving skips them, but they would pile up."""
     for name in os.listdir(base):
-        match = _TEMPORARY.match(name)
-        if match and not process_alive(int(match.group(1))):
+        if is_stale(_TEMPORARY, name):
             shutil.rmtree(os.path.join(base, name))
 
 

@@ -54,6 +54,13 @@ def process_alive(pid):
     return True
 
 
+def is_stale(pattern, name):
+    """Whether `name` is a temporary named by `pattern` (the writer's pid in
+    group 1) whose writer is gone: killed mid-write, never to finish it."""
+    match = pattern.match(name)
+    return bool(match) and not process_alive(int(match.group(1)))
+
+
 def remove_stale_temporaries(root):
     """Deletes the temporary files that writers killed mid-write (SIGKILL,
     power loss) left under `root`; those of live processes stay. Returns
@@ -61,8 +68,7 @@ def remove_stale_temporaries(root):
     removed = []
     for folder, _, names in os.walk(root):
         for name in names:
-            match = _TEMPORARY.match(name)
-            if match and not process_alive(int(match.group(1))):
+            if is_stale(_TEMPORARY, name):
                 path = os.path.join(folder, name)
                 os.remove(path)
                 removed.append(path)

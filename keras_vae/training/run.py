@@ -297,7 +297,7 @@ def run(config, callbacks=(), log=print, flags_text=None):
     last = {k: v[-1] for k, v in history.history.items()} if history.history else {}
     # The test ELBO's noise, too, is fixed by the seed (not by how the run
     # got here: straight through, or resumed).
-    seeds.on_epoch_begin(config.epochs)
+    seeds.seed_epoch(config.epochs)
     test_logs = vae.evaluate(test, return_dict=True, verbose=0) if test else None
     model_path = os.path.join(workdir, "vae.keras")
     atomic.save_model(vae, model_path)
@@ -353,6 +353,9 @@ class _EpochSeeds(keras.callbacks.Callback):
         self.seed = seed
 
     def on_epoch_begin(self, epoch, logs=None):
+        self.seed_epoch(epoch)
+
+    def seed_epoch(self, epoch):
         state = np.array([self.seed, epoch * 1_000_003], dtype="int64")
         self.generator.state.assign(
             state.astype(keras.backend.standardize_dtype(self.generator.state.dtype))
