@@ -63,6 +63,8 @@ class StepClock:
         self.epoch_marks = []
 
     def mark(self, images_done):
+        # Marks may come from worker threads, and so out of order; list
+        # appends are atomic, and readers sort.
         self.marks.append((time.perf_counter(), images_done))
 
     def epoch_end(self, images_done):
@@ -70,11 +72,11 @@ class StepClock:
 
     @property
     def first_step_s(self):
-        return self.marks[0][0] - self.start if self.marks else None
+        return min(self.marks)[0] - self.start if self.marks else None
 
     @property
     def images_per_sec(self):
-        marks = self.epoch_marks if len(self.epoch_marks) >= 2 else self.marks
+        marks = sorted(self.epoch_marks if len(self.epoch_marks) >= 2 else self.marks)
         if len(marks) < 2:
             return None
         (t0, n0), (t1, n1) = marks[0], marks[-1]

@@ -102,7 +102,7 @@ def test_shuffle_is_seeded_and_changes_every_epoch(tmp_path):
 
 def test_in_memory_batches_are_gathered_whole_and_aligned(tmp_path):
     # Arrays in memory are batched by gathering a per-epoch permutation
-    # (pipeline.gathered_batches): every example once per epoch, a short last
+    # (pipeline.batch_rows): every example once per epoch, a short last
     # batch, and each image still paired with its own label.
     spec = f"idx:{make_idx_dir(tmp_path / 'd', n_train=40)}"
     ordered_x, ordered_ids = collect(data.load(spec, with_labels=True, shuffle=False))

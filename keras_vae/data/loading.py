@@ -231,8 +231,8 @@ def load(
         # With nothing to do per example, batches come straight from the arrays.
         batched = not needs_map and binarize != "static"
         if batched:
-            ds = pipeline.gathered_batches(
-                examples, batch_size=batch_size, shuffle=shuffle, seed=seed
+            ds = pipeline.batch_rows(
+                n, batch_size=batch_size, shuffle=shuffle, seed=seed
             )
         else:
             ds = tf.data.Dataset.from_tensor_slices(examples)
@@ -291,7 +291,11 @@ def load(
         raise DataError(spec, "with_labels=True, but this source has no labels")
     if batched:
         return pipeline.finish_batches(
-            ds, binarize=binarize, seed=seed, with_labels=with_labels
+            ds,
+            binarize=binarize,
+            seed=seed,
+            with_labels=with_labels,
+            gather_from=examples,
         )
     pixel_bytes = 4 if (dtype != "uint8" or binarize == "static") else 1
     fits = (

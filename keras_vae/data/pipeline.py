@@ -4,9 +4,11 @@ Sources produce single examples `(image, label, index)` with images as uint8
 (or float32 in [0, 1]) HWC tensors; `finish` turns them into batches of
 float32 NHWC images in [0, 1], as the tf.data performance guide advises:
 vectorised work after `batch`, parallel maps, `prefetch(AUTOTUNE)`. Arrays
-already in memory skip the per-example stage: `gathered_batches` makes the
-batches directly and `finish_batches` converts them.
+already in memory skip the per-example stage: `batch_rows` draws each
+batch's rows and `finish_batches` gathers and converts them in one map.
 """
+
+import functools
 
 import tensorflow as tf
 
@@ -77,18 +79,17 @@ def finish(ds, *, batch_size, binarize, seed, with_labels, shuffle_buffer=0):
     return finish_batches(ds, binarize=binarize, seed=seed, with_labels=with_labels)
 
 
-def gathered_batches(examples, *, batch_size, shuffle, seed):
-    """Batches of `(images, labels, index)` gathered from in-memory arrays.
+def batch_rows(n, *, batch_size, shuffle, seed):
+    """The rows of each batch of `n` in-memory examples, as 1-tuples.
 
-    What `from_tensor_slices(examples).shuffle(n).batch(batch_size)` yields,
-    but with one permutation per epoch and one gather per batch: tf.data does
+    With `finish_batches(..., gather_from=arrays)` this yields what
+    `from_tensor_slices(arrays).shuffle(n).batch(batch_size)` would, but with
+    one permutation per epoch and one gather per batch: tf.data does
     per-batch work instead of per-example work (the shuffle buffer alone moved
     every example through a queue), which matters when the input pipeline and
     the model share a few CPU cores. Every new iterator draws a new order
     from `seed`, as `shuffle(reshuffle_each_iteration=True)` does.
     """
-    images, labels, index = (tf.constant(a) for a in examples)
-    n = int(images.shape[0])
     steps = -(-n // batch_size)
     if shuffle:
         # The shuffle's seeds are folded with 1 so they differ from the
@@ -109,44 +110,60 @@ def gathered_batches(examples, *, batch_size, shuffle, seed):
 
     def batches(order):
         return tf.data.Dataset.range(steps).map(
-            lambda step: order[step * batch_size : (step + 1) * batch_size]
-        )
-
-    def gather(rows):
-        return (
-            tf.gather(images, rows),
-            tf.gather(labels, rows),
-            tf.gather(index, rows),
+            lambda step: (order[step * batch_size : (step + 1) * batch_size],)
         )
 
     # `flat_map` hides the count that Keras and `cardinality()` read.
-    ds = orders.flat_map(batches).apply(tf.data.experimental.assert_cardinality(steps))
-    return ds.map(gather, num_parallel_calls=AUTOTUNE)
+    return orders.flat_map(batches).apply(
+        tf.data.experimental.assert_cardinality(steps)
+    )
 
 
-def finish_batches(ds, *, binarize, seed, with_labels):
-    """Converts batches to float32 in [0, 1], binarizes, prefetches."""
+def _convert(images, labels, pair, *, binarize, with_labels):
+    """A batch as `load` yields it: float32 in [0, 1], binarized if asked."""
+    if binarize == "dynamic":
+        probs = to_unit_float(images)
+        noise = tf.random.stateless_uniform(tf.shape(probs), seed=pair)
+        images = tf.cast(noise < probs, tf.float32)
+    else:
+        images = to_unit_float(images)
+        if binarize == "threshold":
+            images = tf.cast(images > 0.5, tf.float32)
+    return (images, labels) if with_labels else images
+
+
+def finish_batches(ds, *, binarize, seed, with_labels, gather_from=None):
+    """Converts batches to float32 in [0, 1], binarizes, prefetches.
+
+    `ds` yields `(images, labels, index)` batches or, with `gather_from` (the
+    in-memory arrays `(images, labels, index)`), `batch_rows`' rows, which
+    are gathered here. Everything happens in one map: each tf.data stage
+    costs every batch a hand-off between threads, CPU time a two-core
+    machine otherwise takes from the model.
+    """
+    if gather_from is None:
+
+        def take(images, labels, index):
+            return images, labels
+
+    else:
+        images, labels = (tf.constant(a) for a in gather_from[:2])
+
+        def take(rows):
+            return tf.gather(images, rows), tf.gather(labels, rows)
+
+    convert = functools.partial(_convert, binarize=binarize, with_labels=with_labels)
     if binarize == "dynamic":
         # A fresh Bernoulli sample of every image at every epoch, reproducible
         # given `seed`: each batch draws its noise from a per-epoch seed stream.
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
         ds = tf.data.Dataset.zip((ds, seeds.batch(2)))
-
-        def convert(batch, pair):
-            images, labels, _ = batch
-            probs = to_unit_float(images)
-            noise = tf.random.stateless_uniform(tf.shape(probs), seed=pair)
-            return tf.cast(noise < probs, tf.float32), labels
-
+        ds = ds.map(
+            lambda batch, pair: convert(*take(*batch), pair),
+            num_parallel_calls=AUTOTUNE,
+        )
     else:
-
-        def convert(images, labels, _):
-            images = to_unit_float(images)
-            if binarize == "threshold":
-                images = tf.cast(images > 0.5, tf.float32)
-            return images, labels
-
-    ds = ds.map(convert, num_parallel_calls=AUTOTUNE)
-    if not with_labels:
-        ds = ds.map(lambda images, labels: images, num_parallel_calls=AUTOTUNE)
+        ds = ds.map(
+            lambda *batch: convert(*take(*batch), None), num_parallel_calls=AUTOTUNE
+        )
     return ds.prefetch(AUTOTUNE).with_options(_OPTIONS)
