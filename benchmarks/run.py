@@ -43,6 +43,13 @@ flags.DEFINE_integer("epochs", None, "Epochs per run (default: per workload).")
 flags.DEFINE_integer("repeats", 1, "Rounds of alternated package/reference runs.")
 flags.DEFINE_bool("reference", True, "Run the plain-PyTorch reference too.")
 flags.DEFINE_enum(
+    "reference_init",
+    "keras",
+    ["keras", "torch"],
+    "Reference's initial weights: as Keras draws them (the same model as the "
+    "package's), or PyTorch's defaults.",
+)
+flags.DEFINE_enum(
     "input",
     "tfdata",
     ["tfdata", "arrays"],
@@ -105,6 +112,7 @@ def model_spec(workload, precision, round_index):
             spec[name] = getattr(FLAGS, name)
     jit = {"auto": "auto", "true": True, "false": False}[FLAGS.jit_compile]
     spec.update(jit_compile=jit, steps_per_execution=FLAGS.steps_per_execution)
+    spec["reference_init"] = FLAGS.reference_init
     return spec
 
 

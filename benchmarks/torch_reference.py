@@ -3,8 +3,10 @@ the package's workloads, in the plain loop a user would write.
 
 Data is held in memory as one float tensor and batched by slicing a fresh
 permutation each epoch (faster than a `DataLoader` over PIL images, as in the
-PyTorch examples, so the reference is not handicapped). Benchmark code only;
-not part of the package.
+PyTorch examples, so the reference is not handicapped). Weights start as
+Keras starts them (Glorot-uniform kernels, zero biases), so both sides train
+the same model from the same distribution; `"reference_init": "torch"` keeps
+PyTorch's defaults instead. Benchmark code only; not part of the package.
 """
 
 import time
@@ -101,6 +103,16 @@ class DCGAN(nn.Module):
 MODELS = {"mlp": MLP, "conv": Conv, "dcgan": DCGAN}
 
 
+def keras_init(model):
+    """Glorot-uniform weights and zero biases, as Keras's Dense, Conv2D and
+    Conv2DTranspose default to (BatchNorm's defaults already agree)."""
+    for layer in model.modules():
+        if isinstance(layer, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.xavier_uniform_(layer.weight)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+
+
 def losses(model, x):
     """Per-batch means of the Bernoulli reconstruction NLL and KL (nats)."""
     h = model.enc(x)
@@ -127,6 +139,13 @@ def main():
 
     clock = common.StepClock()
     model = MODELS[spec["workload"]](spec["latent_dim"]).to(device)
+    init = spec.get("reference_init", "keras")
+    if init == "keras":
+        keras_init(model)
+    elif init != "torch":
+        raise ValueError(
+            f"reference_init must be 'keras' or 'torch'. Received: {init!r}"
+        )
     optimizer = torch.optim.Adam(model.parameters(), lr=spec["learning_rate"])
     batch, done, step = spec["batch_size"], 0, 0
     steps = spec.get("steps")
@@ -162,6 +181,7 @@ def main():
             "impl": "torch_reference",
             "backend": "torch",
             "torch_version": torch.__version__,
+            "reference_init": init,
             "threads": torch.get_num_threads(),
             "import_s": round(IMPORT_S, 3),
             "first_step_s": round(clock.first_step_s, 3),

@@ -153,3 +153,36 @@ def test_data_scaling_and_streaming_workloads(idx_dir):
     streaming = bench("--workload=streaming", "--images=40", "--epochs=1")
     assert [s["examples"] for s in streaming] == [10, 10, 20, 20, 40, 40]
     assert [s["cache_bytes"] for s in streaming[:2]] == [1 << 20, 2 * 1024**3]
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="the reference needs PyTorch")
+def test_reference_starts_from_kerass_initial_weights():
+    # The reference trains the package's model, so its weights are drawn as
+    # Keras draws them: Glorot-uniform, zero biases.
+    import torch
+
+    sys.path.insert(0, os.path.join(REPO, "benchmarks"))
+    try:
+        import torch_reference
+    finally:
+        sys.path.remove(os.path.join(REPO, "benchmarks"))
+    torch.manual_seed(0)
+    model = torch_reference.Conv(16)
+    default_bias = model.enc[0].bias.detach().clone()
+    torch_reference.keras_init(model)
+    layers = [
+        m
+        for m in model.modules()
+        if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d, torch.nn.ConvTranspose2d))
+    ]
+    assert len(layers) == 9  # 2 conv, 4 dense, 3 transposed conv
+    assert bool(default_bias.abs().sum() > 0)  # PyTorch's default is not zero
+    for layer in layers:
+        assert not layer.bias.detach().any()
+        w = layer.weight.detach()
+        receptive = w[0, 0].numel()
+        fan_sum = (w.shape[0] + w.shape[1]) * receptive
+        limit = np.sqrt(6 / fan_sum)
+        assert float(w.abs().max()) <= limit
+        # Uniform(-limit, limit) has standard deviation limit / sqrt(3).
+        assert float(w.std()) == pytest.approx(limit / np.sqrt(3), rel=0.1)
