@@ -25,6 +25,7 @@ SUMMARY_COLUMNS = (
     "images_per_sec",
     "speed_vs_reference",
     "neg_elbo_minus_reference",
+    "test_neg_elbo_range",
     "speed_vs_float32",
     "neg_elbo_minus_float32",
 )

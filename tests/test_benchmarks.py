@@ -35,6 +35,7 @@ SUMMARY_FIELDS = {
     "test_neg_elbo",
     "speed_vs_reference",
     "neg_elbo_minus_reference",
+    "test_neg_elbo_range",
 }
 # The reference needs PyTorch, which only the torch environment installs.
 HAS_TORCH = importlib.util.find_spec("torch") is not None
@@ -127,6 +128,27 @@ def test_precisions_are_compared_with_float32(idx_dir):
     )
     assert {"speed_vs_float32", "neg_elbo_minus_float32"} <= set(bf16)
     assert not any(line["impl"] == "torch_reference" for line in lines)
+
+
+def test_rounds_run_successive_seeds_and_report_the_elbo_spread(idx_dir):
+    lines = bench(
+        "--workload=mlp",
+        f"--backend={keras.backend.backend()}",
+        "--noreference",
+        "--repeats=2",
+        "--seed=5",
+        f"--data_dir={idx_dir}",
+        "--epochs=1",
+        "--steps=2",
+        "--batch_size=32",
+        "--test_examples=64",
+    )
+    runs = [line for line in lines if not line.get("summary")]
+    assert [(r["round"], r["seed"]) for r in runs] == [(0, 5), (1, 6)]
+    elbos = sorted(r["test_neg_elbo"] for r in runs)
+    assert elbos[0] != elbos[1]  # different seeds, different runs
+    summary = next(line for line in lines if line.get("summary"))
+    assert summary["test_neg_elbo_range"] == elbos
 
 
 @TF_ONLY
