@@ -24,6 +24,7 @@ SUMMARY_COLUMNS = (
     "runs",
     "images_per_sec",
     "speed_vs_reference",
+    "speed_vs_reference_best_epoch",
     "neg_elbo_minus_reference",
     "test_neg_elbo_range",
     "speed_vs_float32",

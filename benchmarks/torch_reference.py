@@ -149,7 +149,9 @@ def main():
     optimizer = torch.optim.Adam(model.parameters(), lr=spec["learning_rate"])
     batch, done, step = spec["batch_size"], 0, 0
     steps = spec.get("steps")
+    epoch_s = []
     for _ in range(spec["epochs"]):
+        epoch_start = time.perf_counter()
         model.train()
         order = torch.randperm(len(train), device=device)
         for start in range(0, len(train), batch):
@@ -167,6 +169,7 @@ def main():
                 break
         float(rec)
         clock.epoch_end(done)
+        epoch_s.append(round(time.perf_counter() - epoch_start, 3))
     train_s = time.perf_counter() - clock.start
 
     model.eval()
@@ -187,6 +190,7 @@ def main():
             "first_step_s": round(clock.first_step_s, 3),
             "images_per_sec": round(clock.images_per_sec or 0, 1),
             "train_s": round(train_s, 2),
+            "epoch_s": epoch_s,
             "test_neg_elbo": round(rec + kl, 3),
             "test_reconstruction": round(rec, 3),
             "test_kl": round(kl, 3),

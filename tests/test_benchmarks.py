@@ -107,6 +107,11 @@ def test_model_workloads_print_runs_and_summaries(idx_dir, workload):
         assert summary["speed_vs_reference"] == pytest.approx(
             package["images_per_sec"] / runs[0]["images_per_sec"], abs=5.1e-4
         )  # the summary rounds to 3 decimals
+        reference = runs[0]
+        assert len(reference["epoch_s"]) == 2
+        assert summary["speed_vs_reference_best_epoch"] == pytest.approx(
+            reference["epoch_s"][1] / package["epoch_s"][1], abs=5.1e-4
+        )
 
 
 def test_precisions_are_compared_with_float32(idx_dir):
