@@ -63,8 +63,8 @@ class StepClock:
         self.epoch_marks = []
 
     def mark(self, images_done):
-        # Marks may come from worker threads, and so out of order; list
-        # appends are atomic, and readers sort.
+        # Readers sort the marks, so a clock may also mark from worker
+        # threads (an `async_safe` Keras callback), out of order.
         self.marks.append((time.perf_counter(), images_done))
 
     def epoch_end(self, images_done):

@@ -22,18 +22,14 @@ IMPORT_S = time.perf_counter() - STARTED
 class Clock(keras.callbacks.Callback):
     """Marks every compiled call's end and every epoch's end.
 
-    `async_safe`: Keras then runs `on_train_batch_end` on a worker thread,
-    where turning the logs into floats waits for the call, so the loop goes
-    on making the next call's input meanwhile, as in a `fit` without
-    per-batch callbacks. A callback that is not async-safe would make every
-    call wait for the previous one on JAX, which dispatches ahead, and so
-    serialize input and compute: a cost of this clock, not of `fit`.
-    `on_epoch_end` runs on the main thread after Keras has waited for every
-    pending batch callback, so the epoch marks, which give the steady-state
-    figure, come after the epoch's last step has finished.
+    Not `async_safe`, like Keras's progress bar: Keras turns the logs into
+    floats on the main thread after every compiled call, which waits for the
+    call (JAX dispatches ahead), as a default `fit(verbose=1)` and
+    `scripts/train.py` do. `fit(verbose=0)` with no per-batch callback
+    would go on making the next call's input meanwhile instead; on this
+    2-core CPU that overlap was 0-8% slower for JAX `mlp`, not faster
+    (benchmarks/RESULTS.md).
     """
-
-    async_safe = True
 
     def __init__(self, clock, batch_size, epoch_images):
         super().__init__()
@@ -54,8 +50,7 @@ class Clock(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         # Keras calls this once per `steps_per_execution` steps, with `batch`
         # the index of the call's last step in its epoch; its logs are
-        # floats already, converted (so waited for) on this worker thread.
-        # Epochs do not overlap: Keras waits for these before on_epoch_end.
+        # floats already, so the call has finished.
         done = min((batch + 1) * self.batch_size, self.epoch_images)
         self.clock.mark(self.epochs_done * self.epoch_images + done)
 
