@@ -63,8 +63,6 @@ class StepClock:
         self.epoch_marks = []
 
     def mark(self, images_done):
-        # Readers sort the marks, so a clock may also mark from worker
-        # threads (an `async_safe` Keras callback), out of order.
         self.marks.append((time.perf_counter(), images_done))
 
     def epoch_end(self, images_done):
@@ -72,11 +70,11 @@ class StepClock:
 
     @property
     def first_step_s(self):
-        return min(self.marks)[0] - self.start if self.marks else None
+        return self.marks[0][0] - self.start if self.marks else None
 
     @property
     def images_per_sec(self):
-        marks = sorted(self.epoch_marks if len(self.epoch_marks) >= 2 else self.marks)
+        marks = self.epoch_marks if len(self.epoch_marks) >= 2 else self.marks
         if len(marks) < 2:
             return None
         (t0, n0), (t1, n1) = marks[0], marks[-1]
