@@ -49,8 +49,10 @@ class Clock(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         # Keras calls this once per `steps_per_execution` steps, with `batch`
-        # the index of the call's last step in its epoch; its logs are
-        # floats already, so the call has finished.
+        # the index of the call's last step in its epoch. Reading a log value
+        # waits for the call (Keras's own conversion of the logs does too,
+        # but the clock should not depend on it).
+        float(logs["loss"])
         done = min((batch + 1) * self.batch_size, self.epoch_images)
         self.clock.mark(self.epochs_done * self.epoch_images + done)
 
