@@ -52,6 +52,26 @@ def test_gaussian_matches_the_normal_density_and_learns_sigma_if_asked():
     np.testing.assert_allclose(_np(learned.log_prob(x, logits)), [expected], rtol=1e-5)
 
 
+@pytest.mark.parametrize("name", likelihoods.NAMES)
+def test_log_prob_sums_each_image_over_its_pixels_and_channels(name):
+    likelihood = likelihoods.get(name)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(3, 4, 5, 2)).astype("float32")
+    logits = rng.normal(size=(3, 4, 5, 2)).astype("float32")
+    per_pixel = [
+        _np(likelihood.log_prob(x[:, i, j, c, None], logits[:, i, j, c, None]))
+        for i in range(4)
+        for j in range(5)
+        for c in range(2)
+    ]
+    got = _np(likelihood.log_prob(x, logits))
+    assert got.shape == (3,)
+    np.testing.assert_allclose(got, np.sum(per_pixel, axis=0), rtol=1e-5)
+    # Images of unknown size (a symbolic input) keep their axes.
+    symbolic = keras.Input((None, None, 2))
+    assert likelihood.log_prob(symbolic, symbolic).shape == (None,)
+
+
 @pytest.mark.parametrize("logit", LOGITS)
 def test_continuous_bernoulli_density_integrates_to_one(logit):
     x = np.linspace(0.0, 1.0, 200_001)
