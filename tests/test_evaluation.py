@@ -77,6 +77,33 @@ def test_k1_equals_the_elbo_in_expectation(tiny):
     assert result["iwae_nll"] == pytest.approx(result["neg_elbo"], abs=0.05)
 
 
+def test_the_bound_is_the_formula_on_the_generators_noise(tiny):
+    # The tiny model by hand, in NumPy: q(z|x) = N(lit - 2, 0.5), the decoder's
+    # four logits are 2.5 z, p(z) = N(0, 1). Two chunks of 3 samples each.
+    x = PATTERNS
+    generator = keras.random.SeedGenerator(9)  # the draws the function will make
+    eps = np.concatenate(
+        [
+            ops.convert_to_numpy(keras.random.normal((3, 16, 1), seed=generator))
+            for _ in range(2)
+        ]
+    ).astype("float64")[..., 0]  # [6, 16]
+    mean = x.reshape(16, 4).sum(axis=1) - 2.0
+    z = mean + math.sqrt(0.5) * eps
+    logits = 2.5 * z[..., None]  # [6, 16, 4]
+    pixels = x.reshape(16, 4)
+    log_px = np.sum(pixels * logits - np.logaddexp(0.0, logits), axis=-1)
+    log_pz = -0.5 * (math.log(2 * math.pi) + z**2)
+    log_qz = -0.5 * (math.log(2 * math.pi) + math.log(0.5) + (z - mean) ** 2 / 0.5)
+    log_w = log_px + log_pz - log_qz
+    top = log_w.max(axis=0)
+    expected = top + np.log(np.exp(log_w - top).mean(axis=0))
+    got = evaluation.iwae_log_likelihood(
+        tiny, x, 6, chunk=3, seed_generator=keras.random.SeedGenerator(9)
+    )
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
+
+
 def test_chunking_does_not_change_the_estimate(tiny):
     x = IMAGES[:16]
     a = evaluation.iwae_log_likelihood(
