@@ -88,10 +88,10 @@ def test_the_bound_is_the_formula_on_the_generators_noise(tiny):
             for _ in range(2)
         ]
     ).astype("float64")[..., 0]  # [6, 16]
-    mean = x.reshape(16, 4).sum(axis=1) - 2.0
+    pixels = x.reshape(16, 4)
+    mean = pixels.sum(axis=1) - 2.0
     z = mean + math.sqrt(0.5) * eps
     logits = 2.5 * z[..., None]  # [6, 16, 4]
-    pixels = x.reshape(16, 4)
     log_px = np.sum(pixels * logits - np.logaddexp(0.0, logits), axis=-1)
     log_pz = -0.5 * (math.log(2 * math.pi) + z**2)
     log_qz = -0.5 * (math.log(2 * math.pi) + math.log(0.5) + (z - mean) ** 2 / 0.5)
