@@ -11,6 +11,7 @@ import time
 STARTED = time.perf_counter()
 
 import common  # noqa: E402
+import flops  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -135,6 +136,7 @@ def main():
             common.read_images(folder, "train", spec.get("train_examples"))
         )
     timer = Clock(clock, spec["batch_size"], epoch_images)
+    flop_per_image = flops.train_flop_per_image(vae)
     vae.fit(train, callbacks=[timer], **fit_args)
     train_s = time.perf_counter() - clock.start
 
@@ -153,6 +155,10 @@ def main():
             "import_s": round(IMPORT_S, 3),
             "first_step_s": round(clock.first_step_s, 3),
             "images_per_sec": round(clock.images_per_sec or 0, 1),
+            "train_gflop_per_image": round(flop_per_image / 1e9, 9),
+            "gflop_per_sec": round(
+                (clock.images_per_sec or 0) * flop_per_image / 1e9, 1
+            ),
             "train_s": round(train_s, 2),
             "epoch_s": timer.epoch_s,
             # The share of a steady epoch that producing its input takes when

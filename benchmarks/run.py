@@ -3,7 +3,9 @@
 Prints one JSON line per measurement (each run in its own process), then one
 `"summary"` line per workload, backend and precision. Package runs and the
 plain-PyTorch reference (`torch_reference.py`) alternate, round by round, so
-that machine drift cancels out of the package/reference ratio.
+that machine drift cancels out of the package/reference ratio. Model
+workloads first measure each backend's matrix-product speed (`peak_job.py`)
+and report each summary's GFLOP/s (`flops.py`) as a share of it.
 
 Workloads (Fashion-MNIST, 60,000 train / 10,000 test):
   mlp    784-400-20, Bernoulli + KL, Adam 1e-3, batch 128
@@ -74,6 +76,13 @@ flags.DEFINE_integer("batch_size", None, "Batch size (default: per workload).")
 flags.DEFINE_list("scaling_counts", ["10000", "30000", "60000"], "Scaling: sizes.")
 flags.DEFINE_integer("images", 10_000, "JPEGs in the data workload's folder.")
 flags.DEFINE_string("scaling_backend", "jax", "Backend of the scaling workload.")
+flags.DEFINE_bool(
+    "peak",
+    True,
+    "Measure each backend's matrix-product GFLOP/s first (peak_job.py), and "
+    "report the model runs' GFLOP/s as a share of it.",
+)
+flags.DEFINE_integer("peak_rows", 8192, "Rows of the peak job's matrix product.")
 flags.DEFINE_integer(
     "seed",
     0,
@@ -128,6 +137,35 @@ def package_run(spec, backend):
     return report(run_job("package_job.py", spec, backend))
 
 
+PEAK_FIELDS = {
+    "float32": "float32_gflop_per_sec",
+    "mixed_bfloat16": "bfloat16_gflop_per_sec",
+}
+
+
+def measure_peaks():
+    """{backend: peak_job result} for the package's backends, and torch's
+    for the reference."""
+    backends = [*FLAGS.backend, *(["torch"] if FLAGS.reference else [])]
+    return {
+        backend: report(run_job("peak_job.py", {"rows": FLAGS.peak_rows}, backend))
+        for backend in dict.fromkeys(backends)
+    }
+
+
+def add_flops(summary, flop_per_image, peak, precision):
+    """The summary's GFLOP/s (`flops.py`'s count times its images/s), and
+    that as a share of the backend's matrix-product peak at `precision`."""
+    if not flop_per_image:
+        return
+    summary["gflop_per_sec"] = round(summary["images_per_sec"] * flop_per_image, 1)
+    peak_gflop = (peak or {}).get(PEAK_FIELDS.get(precision))
+    if peak_gflop:
+        summary["share_of_matmul_peak"] = round(
+            summary["gflop_per_sec"] / peak_gflop, 3
+        )
+
+
 def _spread(runs):
     """[lowest, highest] test neg. ELBO of the runs (one per seed)."""
     values = [r["test_neg_elbo"] for r in runs]
@@ -150,9 +188,15 @@ def _best_epoch_ratios(runs, references):
     return ratios
 
 
-def summarize(workload, results):
+def summarize(workload, results, peaks=None):
     """One line per backend and precision: medians over rounds, and each
     round's ratio to the reference runs of the same round."""
+    peaks = peaks or {}
+    # The reference trains the same model, so the package's count is its too.
+    flop_per_image = next(
+        (r["train_gflop_per_image"] for r in results if "train_gflop_per_image" in r),
+        None,
+    )
     references = [r for r in results if r["impl"] == "torch_reference"]
     ref_by_round = {}
     for r in references:
@@ -176,6 +220,7 @@ def summarize(workload, results):
             "test_neg_elbo": statistics.median(r["test_neg_elbo"] for r in runs),
             "test_neg_elbo_range": _spread(runs),
         }
+        add_flops(summary, flop_per_image, peaks.get(backend), precision)
         ratios = [
             r["images_per_sec"] / statistics.mean(ref_by_round[r["round"]])
             for r in runs
@@ -202,25 +247,24 @@ def summarize(workload, results):
             )
         report(summary)
     if references:
-        report(
-            {
-                "summary": True,
-                "workload": workload,
-                "impl": "torch_reference",
-                "runs": len(references),
-                "images_per_sec": statistics.median(
-                    r["images_per_sec"] for r in references
-                ),
-                "test_neg_elbo": statistics.median(
-                    r["test_neg_elbo"] for r in references
-                ),
-                "peak_rss_mb": max(r["peak_rss_mb"] for r in references),
-                "test_neg_elbo_range": _spread(references),
-            }
-        )
+        summary = {
+            "summary": True,
+            "workload": workload,
+            "impl": "torch_reference",
+            "runs": len(references),
+            "images_per_sec": statistics.median(
+                r["images_per_sec"] for r in references
+            ),
+            "test_neg_elbo": statistics.median(r["test_neg_elbo"] for r in references),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in references),
+            "test_neg_elbo_range": _spread(references),
+        }
+        add_flops(summary, flop_per_image, peaks.get("torch"), "float32")
+        report(summary)
 
 
 def run_models(workload):
+    peaks = measure_peaks() if FLAGS.peak else {}
     results = []
     for round_index in range(FLAGS.repeats):
         for precision in FLAGS.precision:
@@ -230,7 +274,7 @@ def run_models(workload):
             for backend in FLAGS.backend:
                 spec = model_spec(workload, precision, round_index)
                 results.append(package_run(spec, backend))
-    summarize(workload, results)
+    summarize(workload, results, peaks)
 
 
 def data_spec(**spec):

@@ -1,5 +1,6 @@
 """Markdown tables from `run.py`'s JSON lines: `python benchmarks/tabulate.py
-results/*.jsonl`. One row per measurement; summaries after."""
+results/*.jsonl`. The matrix-product peaks, one row per measurement, then
+the summaries."""
 
 import json
 import sys
@@ -29,7 +30,10 @@ SUMMARY_COLUMNS = (
     "test_neg_elbo_range",
     "speed_vs_float32",
     "neg_elbo_minus_float32",
+    "gflop_per_sec",
+    "share_of_matmul_peak",
 )
+PEAK_COLUMNS = ("backend", "rows", "float32_gflop_per_sec", "bfloat16_gflop_per_sec")
 
 
 def table(rows, columns):
@@ -54,6 +58,9 @@ def main(paths):
             rows += [json.loads(line) for line in f if line.startswith("{")]
     models = [r for r in rows if "test_neg_elbo" in r and not r.get("summary")]
     summaries = [r for r in rows if r.get("summary") and "runs" in r]
+    peaks = [r for r in rows if r.get("impl") == "matmul"]
+    if peaks:
+        print(table(peaks, PEAK_COLUMNS), end="\n\n")
     if models:
         print(table(models, RUN_COLUMNS), end="\n\n")
     if summaries:

@@ -37,6 +37,34 @@ SUMMARY_FIELDS = {
     "neg_elbo_minus_reference",
     "test_neg_elbo_range",
 }
+# Training FLOPs per image of the benchmark models, counted by hand: 2 x (3 x
+# the forward multiply-adds - the first layer's, whose input gradient no
+# framework computes). Conv2D: output positions x kernel size; transposed:
+# input positions x kernel size; Dense: kernel size.
+MLP_MACS = 784 * 400 + 2 * 400 * 20 + 20 * 400 + 400 * 784
+CONV_MACS = (
+    14 * 14 * 9 * 32  # encoder 1 -> 32, stride 2, to 14x14
+    + 7 * 7 * 9 * 32 * 64  # 32 -> 64, to 7x7
+    + 7 * 7 * 64 * 32  # Dense(32)
+    + 2 * 32 * 16  # the two heads, latent 16
+    + 16 * 7 * 7 * 64  # decoder Dense
+    + 7 * 7 * 9 * 64 * 64  # transposed 64 -> 64, from 7x7
+    + 14 * 14 * 9 * 64 * 32  # 64 -> 32, from 14x14
+    + 28 * 28 * 9 * 32  # 32 -> 1 logits, stride 1
+)
+DCGAN_MACS = (
+    14 * 14 * 16 * 64  # 4x4 kernels, 1 -> 64
+    + 7 * 7 * 16 * 64 * 128
+    + 2 * 7 * 7 * 128 * 32  # heads, latent 32
+    + 32 * 7 * 7 * 128
+    + 7 * 7 * 16 * 128 * 64  # transposed, from 7x7
+    + 14 * 14 * 16 * 64  # logits, from 14x14
+)
+TRAIN_GFLOP_PER_IMAGE = {
+    "mlp": 2 * (3 * MLP_MACS - 784 * 400) / 1e9,
+    "conv": 2 * (3 * CONV_MACS - 14 * 14 * 9 * 32) / 1e9,
+    "dcgan": 2 * (3 * DCGAN_MACS - 14 * 14 * 16 * 64) / 1e9,
+}
 # The reference needs PyTorch, which only the torch environment installs.
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 TF_ONLY = pytest.mark.skipif(
@@ -80,8 +108,15 @@ def test_model_workloads_print_runs_and_summaries(idx_dir, workload):
         "--batch_size=32",
         "--test_examples=64",
         "--reference" if HAS_TORCH else "--noreference",
+        "--peak_rows=256",
     )
-    runs = [line for line in lines if not line.get("summary")]
+    peaks = {line["backend"]: line for line in lines if line["impl"] == "matmul"}
+    assert set(peaks) == ({backend, "torch"} if HAS_TORCH else {backend})
+    for peak in peaks.values():
+        assert peak["float32_gflop_per_sec"] > 0 and peak["bfloat16_gflop_per_sec"] > 0
+    runs = [
+        line for line in lines if not line.get("summary") and line["impl"] != "matmul"
+    ]
     impls = ["torch_reference", "keras_vae"] if HAS_TORCH else ["keras_vae"]
     assert [r["impl"] for r in runs] == impls
     for run in runs:
@@ -103,6 +138,14 @@ def test_model_workloads_print_runs_and_summaries(idx_dir, workload):
         }
     )
     assert summary["summary"] and expected <= set(summary)
+    flop = package["train_gflop_per_image"]
+    assert flop == pytest.approx(TRAIN_GFLOP_PER_IMAGE[workload], rel=1e-6)
+    assert summary["gflop_per_sec"] == pytest.approx(
+        summary["images_per_sec"] * flop, abs=0.051
+    )
+    assert summary["share_of_matmul_peak"] == pytest.approx(
+        summary["gflop_per_sec"] / peaks[backend]["float32_gflop_per_sec"], abs=5.1e-4
+    )
     if HAS_TORCH:
         assert summary["speed_vs_reference"] == pytest.approx(
             package["images_per_sec"] / runs[0]["images_per_sec"], abs=5.1e-4
@@ -120,6 +163,7 @@ def test_precisions_are_compared_with_float32(idx_dir):
         f"--backend={keras.backend.backend()}",
         "--precision=float32,mixed_bfloat16",
         "--noreference",
+        "--nopeak",
         f"--data_dir={idx_dir}",
         "--epochs=2",
         "--steps=2",
@@ -140,6 +184,7 @@ def test_rounds_run_successive_seeds_and_report_the_elbo_spread(idx_dir):
         "--workload=mlp",
         f"--backend={keras.backend.backend()}",
         "--noreference",
+        "--nopeak",
         "--repeats=2",
         "--seed=5",
         f"--data_dir={idx_dir}",
