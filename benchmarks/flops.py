@@ -6,11 +6,13 @@ likelihood, the KL term and the optimizer are left out: they do a few
 FLOPs per activation or weight, against 9 to 1,024 multiply-adds per
 activation for the products, so they are a small part of the count (their
 memory traffic is not small, and is part of why no run reaches the matmul
-peak). A training step is the forward
-pass, the gradient with respect to each layer's input and the gradient with
-respect to each kernel, each as many multiply-adds as the forward pass,
-except that no framework computes the gradient with respect to the images,
-so the first layer's input gradient is not counted.
+peak).
+
+A training step is the forward pass, the gradient with respect to each
+layer's input and the gradient with respect to each kernel, each as many
+multiply-adds as the forward pass, except that no framework computes the
+gradient with respect to the images, so the first layer's input gradient
+is not counted.
 
 The package and the plain-PyTorch reference train the same model, so the
 same count turns both sides' images/s into GFLOP/s.

@@ -155,10 +155,8 @@ def main():
             "import_s": round(IMPORT_S, 3),
             "first_step_s": round(clock.first_step_s, 3),
             "images_per_sec": round(clock.images_per_sec or 0, 1),
+            # run.py's summaries turn this and images/s into GFLOP/s.
             "train_gflop_per_image": round(flop_per_image / 1e9, 9),
-            "gflop_per_sec": round(
-                (clock.images_per_sec or 0) * flop_per_image / 1e9, 1
-            ),
             "train_s": round(train_s, 2),
             "epoch_s": timer.epoch_s,
             # The share of a steady epoch that producing its input takes when
