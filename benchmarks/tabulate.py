@@ -1,6 +1,6 @@
 """Markdown tables from `run.py`'s JSON lines: `python benchmarks/tabulate.py
-results/*.jsonl`. The matrix-product peaks, one row per measurement, then
-the summaries."""
+results/*.jsonl`. The matrix-product peaks, then one row per measurement,
+then the summaries."""
 
 import json
 import sys
