@@ -33,7 +33,13 @@ SUMMARY_COLUMNS = (
     "gflop_per_sec",
     "share_of_matmul_peak",
 )
-PEAK_COLUMNS = ("backend", "rows", "float32_gflop_per_sec", "bfloat16_gflop_per_sec")
+PEAK_COLUMNS = (
+    "backend",
+    "rows",
+    "float32_gflop_per_sec",
+    "bfloat16_gflop_per_sec",
+    "bfloat16_float32_result_gflop_per_sec",
+)
 
 
 def table(rows, columns):

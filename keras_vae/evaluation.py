@@ -5,7 +5,11 @@ bound (Burda et al., 2016) with K samples,
 `log p(x) >= E[log (1/K) sum_k p(x|z_k) p(z_k) / q(z_k|x)]`, is computed for
 a batch of images and a chunk of samples at a time, combining chunks with a
 running log-sum-exp, so K = 1000 never holds more than `batch x chunk`
-decoder outputs in memory and nothing loops over examples in Python.
+decoder outputs in memory and nothing loops over examples in Python. Each
+chunk runs through Keras's compiled predict function (`jax.jit`,
+`tf.function`; PyTorch without gradient tracking): on JAX that fuses the
+element-wise work, which ran op by op before (benchmarks/RESULTS.md,
+"Likelihood").
 """
 
 import math
@@ -36,25 +40,35 @@ def _log_normal(z, mean, log_var):
     )
 
 
-def iwae_log_likelihood(vae, x, samples, chunk=100, seed_generator=None):
-    """float64 `[batch]`: the K-sample importance-weighted bound on log p(x)."""
-    mean, log_var = vae.encoder(x, training=False)
-    mean = ops.cast(mean, "float32")
-    log_var = ops.clip(ops.cast(log_var, "float32"), LOG_VAR_MIN, LOG_VAR_MAX)
-    batch, latent = x.shape[0], mean.shape[-1]
-    totals = []
-    done = 0
-    while done < samples:
-        k = min(chunk, samples - done)
+class _ChunkLogSumExp(keras.Model):
+    """`[batch]`: `log sum_k w_k` over `samples` importance samples of `x`.
+
+    A Model only so that `predict_on_batch` compiles its call; it is never
+    saved or trained. It tracks `seed_generator`, so each call draws new
+    noise from the generator's stream, as eager calls would.
+    """
+
+    def __init__(self, vae, samples, seed_generator, **kwargs):
+        super().__init__(dtype="float32", **kwargs)
+        self.vae = vae
+        self.samples = samples
+        self.seed_generator = seed_generator
+
+    def call(self, x):
+        vae, k = self.vae, self.samples
+        mean, log_var = vae.encoder(x, training=False)
+        mean = ops.cast(mean, "float32")
+        log_var = ops.clip(ops.cast(log_var, "float32"), LOG_VAR_MIN, LOG_VAR_MAX)
+        batch, latent = ops.shape(x)[0], mean.shape[-1]
         z = reparameterize(  # [k, batch, latent]
             ops.broadcast_to(mean[None], (k, batch, latent)),
             log_var[None],
-            seed_generator,
+            self.seed_generator,
         )
-        flat = ops.reshape(z, (k * batch, latent))
-        logits = vae.decoder(flat, training=False)
+        logits = vae.decoder(ops.reshape(z, (k * batch, latent)), training=False)
         repeated = ops.reshape(
-            ops.broadcast_to(x[None], (k, *x.shape)), (k * batch, *x.shape[1:])
+            ops.broadcast_to(x[None], (k, batch, *x.shape[1:])),
+            (k * batch, *x.shape[1:]),
         )
         log_px = ops.reshape(vae.likelihood.log_prob(repeated, logits), (k, batch))
         log_w = (
@@ -62,13 +76,41 @@ def iwae_log_likelihood(vae, x, samples, chunk=100, seed_generator=None):
             + _log_normal(z, 0.0, 0.0)
             - _log_normal(z, mean[None], log_var[None])
         )
-        totals.append(
-            ops.convert_to_numpy(ops.logsumexp(log_w, axis=0)).astype("float64")
-        )
-        done += k
-    stacked = np.stack(totals)  # [chunks, batch]: combine the chunks' sums
-    top = stacked.max(axis=0)
-    return top + np.log(np.exp(stacked - top).sum(axis=0)) - math.log(samples)
+        return ops.logsumexp(log_w, axis=0)
+
+
+class _IWAEBound:
+    """The K-sample bound of `vae`, compiled once per chunk size and reused
+    across batches."""
+
+    def __init__(self, vae, samples, chunk, seed_generator=None):
+        self.samples = samples
+        self.chunk = chunk
+        generator = seed_generator or keras.random.SeedGenerator()
+        self._chunks = {}
+        for k in {min(chunk, samples), samples % chunk or chunk}:
+            # A name of our own: TF refuses the class's leading underscore.
+            self._chunks[k] = _ChunkLogSumExp(vae, k, generator, name="iwae_chunk")
+
+    def __call__(self, x):
+        totals = []
+        done = 0
+        while done < self.samples:
+            k = min(self.chunk, self.samples - done)
+            sums = self._chunks[k].predict_on_batch(x)
+            totals.append(np.asarray(sums, "float64"))
+            done += k
+        stacked = np.stack(totals)  # [chunks, batch]: combine the chunks' sums
+        top = stacked.max(axis=0)
+        return top + np.log(np.exp(stacked - top).sum(axis=0)) - math.log(self.samples)
+
+
+def iwae_log_likelihood(vae, x, samples, chunk=100, seed_generator=None):
+    """float64 `[batch]`: the K-sample importance-weighted bound on log p(x).
+
+    Compiles on each call; `evaluate` compiles once for all its batches.
+    """
+    return _IWAEBound(vae, samples, chunk, seed_generator)(np.asarray(x, "float32"))
 
 
 def evaluate(vae, dataset, iwae_samples=0, seed=0, iwae_chunk=100):
@@ -81,6 +123,9 @@ def evaluate(vae, dataset, iwae_samples=0, seed=0, iwae_chunk=100):
     (list) and `examples`.
     """
     generator = keras.random.SeedGenerator(seed)
+    bound = (
+        _IWAEBound(vae, iwae_samples, iwae_chunk, generator) if iwae_samples else None
+    )
     count = 0
     sums = {"reconstruction": 0.0, "kl": 0.0, "iwae": 0.0}
     kl_dims = mean_sum = mean_sq = None
@@ -103,8 +148,7 @@ def evaluate(vae, dataset, iwae_samples=0, seed=0, iwae_chunk=100):
         mean_sum += mean_np.sum(axis=0)
         mean_sq += np.square(mean_np).sum(axis=0)
         if iwae_samples:
-            ll = iwae_log_likelihood(vae, x, iwae_samples, iwae_chunk, generator)
-            sums["iwae"] += float(-np.sum(ll))
+            sums["iwae"] += float(-np.sum(bound(x)))
         count += len(x)
     if not count:
         raise ValueError("evaluate() needs a dataset with at least one image.")

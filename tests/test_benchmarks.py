@@ -114,6 +114,8 @@ def test_model_workloads_print_runs_and_summaries(idx_dir, workload):
     assert set(peaks) == ({backend, "torch"} if HAS_TORCH else {backend})
     for peak in peaks.values():
         assert peak["float32_gflop_per_sec"] > 0 and peak["bfloat16_gflop_per_sec"] > 0
+        extra = peak.get("bfloat16_float32_result_gflop_per_sec")
+        assert (extra > 0) if peak["backend"] == "jax" else (extra is None)
     runs = [
         line for line in lines if not line.get("summary") and line["impl"] != "matmul"
     ]

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import tiny_vae
 from keras import ops
 
 import keras_vae
@@ -150,3 +151,25 @@ def test_active_units_count_dimensions_whose_mean_varies():
     vae.encoder.set_weights(weights)
     result = evaluation.evaluate(vae, _ds(IMAGES))
     assert result["active_units"] == 1
+
+
+def test_evaluating_leaves_the_model_as_it_was(tmp_path):
+    # The bound runs inside a wrapper Model (Keras's compiled predict); the
+    # model it wraps must come out unchanged and still save, reload and train.
+    vae = tiny_vae()
+    x = (np.random.default_rng(0).uniform(size=(40, 8, 8, 1)) < 0.5).astype("float32")
+    vae(x[:1])
+    before = vae.get_weights()
+    # Batches of 16, 16 and 8; chunks of 3 and 1 samples.
+    result = evaluation.evaluate(vae, _ds(x, 16), iwae_samples=4, iwae_chunk=3)
+    assert result["examples"] == 40 and np.isfinite(result["iwae_nll"])
+    for old, new in zip(before, vae.get_weights(), strict=True):
+        np.testing.assert_array_equal(old, new)
+    path = str(tmp_path / "vae.keras")
+    vae.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    z = np.linspace(-1, 1, 6, dtype="float32").reshape(2, 3)
+    np.testing.assert_allclose(loaded.decode(z), vae.decode(z), rtol=1e-6)
+    vae.compile()
+    history = vae.fit(x, batch_size=20, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][-1])
