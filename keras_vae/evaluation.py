@@ -84,11 +84,21 @@ class _IWAEBound:
     across batches."""
 
     def __init__(self, vae, samples, chunk, seed_generator=None):
-        self.samples = samples
-        self.chunk = chunk
-        generator = seed_generator or keras.random.SeedGenerator()
+        if int(samples) < 1 or int(chunk) < 1:
+            raise ValueError(
+                "The IWAE bound needs at least one sample and chunks of at least "
+                f"one. Received: samples={samples}, chunk={chunk}"
+            )
+        self.samples = int(samples)
+        self.chunk = int(chunk)
+        generator = seed_generator
+        if generator is None:
+            generator = keras.random.SeedGenerator()
         self._chunks = {}
-        for k in {min(chunk, samples), samples % chunk or chunk}:
+        for k in {
+            min(self.chunk, self.samples),
+            self.samples % self.chunk or self.chunk,
+        }:
             # A name of our own: TF refuses the class's leading underscore.
             self._chunks[k] = _ChunkLogSumExp(vae, k, generator, name="iwae_chunk")
 

@@ -117,6 +117,13 @@ def test_chunking_does_not_change_the_estimate(tiny):
     assert abs(a.mean() - b.mean()) < 0.05  # same estimator, other draws
 
 
+def test_the_bound_refuses_zero_samples_or_chunks(tiny):
+    with pytest.raises(ValueError, match="samples=0, chunk=100"):
+        evaluation.iwae_log_likelihood(tiny, PATTERNS, 0)
+    with pytest.raises(ValueError, match="samples=5, chunk=0"):
+        evaluation.iwae_log_likelihood(tiny, PATTERNS, 5, chunk=0)
+
+
 def test_report_fields(tiny):
     labels = np.arange(len(IMAGES)) % 3
     ds = tf.data.Dataset.from_tensor_slices((IMAGES, labels)).batch(50)
