@@ -89,25 +89,28 @@ class _IWAEBound:
                 "The IWAE bound needs at least one sample and chunks of at least "
                 f"one. Received: samples={samples}, chunk={chunk}"
             )
+        self.vae = vae
         self.samples = int(samples)
         self.chunk = int(chunk)
-        generator = seed_generator
-        if generator is None:
-            generator = keras.random.SeedGenerator()
-        self._chunks = {}
-        for k in {
-            min(self.chunk, self.samples),
-            self.samples % self.chunk or self.chunk,
-        }:
+        self.seed_generator = seed_generator
+        if seed_generator is None:
+            self.seed_generator = keras.random.SeedGenerator()
+        self._chunks = {}  # chunk size -> its model, made on first use
+
+    def _chunk_model(self, k):
+        if k not in self._chunks:
             # A name of our own: TF refuses the class's leading underscore.
-            self._chunks[k] = _ChunkLogSumExp(vae, k, generator, name="iwae_chunk")
+            self._chunks[k] = _ChunkLogSumExp(
+                self.vae, k, self.seed_generator, name="iwae_chunk"
+            )
+        return self._chunks[k]
 
     def __call__(self, x):
         totals = []
         done = 0
         while done < self.samples:
             k = min(self.chunk, self.samples - done)
-            sums = self._chunks[k].predict_on_batch(x)
+            sums = self._chunk_model(k).predict_on_batch(x)
             totals.append(np.asarray(sums, "float64"))
             done += k
         stacked = np.stack(totals)  # [chunks, batch]: combine the chunks' sums
