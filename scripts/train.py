@@ -40,6 +40,12 @@ _define("string", "arch", "mlp", "mlp, conv or dcgan.")
 _define("integer", "latent_dim", None, "Latent size (default: the arch's).")
 _define("list", "hidden_units", ["400"], "MLP hidden sizes, comma-separated.")
 _define(
+    "list",
+    "encoder_units",
+    None,
+    "MLP encoder's own hidden sizes (default: --hidden_units).",
+)
+_define(
     "string", "likelihood", "bernoulli", "bernoulli, gaussian or continuous_bernoulli."
 )
 _define("float", "beta", 1.0, "KL weight (beta-VAE).")
@@ -106,9 +112,11 @@ def config_from_flags():
             ) from None
 
     values = {name: FLAGS[name].value for name in _NAMES}
-    values["hidden_units"] = tuple(
-        as_int(u, "hidden_units") for u in values["hidden_units"]
-    )
+    for name in ("hidden_units", "encoder_units"):
+        if values[name] is not None:
+            values[name] = tuple(as_int(u, name) for u in values[name])
+    # `--encoder_units=` (empty) undoes a flagfile's: mirror --hidden_units.
+    values["encoder_units"] = values["encoder_units"] or None
     if values["workdir"] is None:
         raise ValueError("--workdir is required.")
     return TrainConfig(**values).validate()

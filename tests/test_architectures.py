@@ -40,6 +40,24 @@ def test_mlp_default_is_the_pytorch_examples_784_400_20():
     )  # minus the non-trainable kl_weight
 
 
+def test_mlp_encoder_units_set_the_encoder_apart_from_the_decoder():
+    vae = keras_vae.build_vae(
+        "mlp", (28, 28, 1), 5, hidden_units=(32, 16), encoder_units=(8,)
+    )
+
+    def units(model):
+        return [
+            layer.units
+            for layer in model.layers
+            if isinstance(layer, keras.layers.Dense)
+        ]
+
+    assert units(vae.encoder) == [8, 5, 5]
+    assert units(vae.decoder) == [16, 32, 784]
+    z_mean, _ = vae.encoder(keras.ops.zeros((2, 28, 28, 1)))
+    assert tuple(vae.decoder(z_mean).shape) == (2, 28, 28, 1)
+
+
 def test_conv_default_is_the_keras_io_example():
     vae = keras_vae.build_vae("conv", (28, 28, 1), latent_dim=2)
     convs = [
@@ -80,6 +98,12 @@ def test_dcgan_uses_batchnorm_and_leaky_relu_blocks():
         ("mlp", (28, 28), {}, "input_shape.*Received: input_shape=\\(28, 28\\)"),
         ("mlp", (28, 0, 1), {}, "positive ints"),
         ("mlp", (28, 28, 1), {"hidden_units": ()}, "hidden_units"),
+        (
+            "mlp",
+            (28, 28, 1),
+            {"encoder_units": (8, 0)},
+            "encoder_units.*Received: encoder_units=\\(8, 0\\)",
+        ),
         ("mlp", (28, 28, 1), {"filters": (4,)}, "Unknown option.*filters"),
         ("gan", (28, 28, 1), {}, "\\['mlp', 'conv', 'dcgan'\\].*arch='gan'"),
     ],

@@ -81,6 +81,18 @@ def test_each_recipe_flagfile_is_a_valid_config(name, expected, monkeypatch):
         assert getattr(config, key) == value
 
 
+def test_encoder_units_flag_and_its_empty_form(monkeypatch):
+    monkeypatch.chdir(REPO)
+    config = _parse(["--flagfile=configs/smoke.flags", "--encoder_units=8,4"])
+    assert (config.encoder_units, config.hidden_units) == ((8, 4), (400,))
+    assert _parse(["--flagfile=configs/smoke.flags"]).encoder_units is None
+    # An empty value undoes a flagfile's: the encoder mirrors --hidden_units.
+    emptied = _parse(
+        ["--flagfile=configs/smoke.flags", "--encoder_units=8", "--encoder_units="]
+    )
+    assert emptied.encoder_units is None
+
+
 def test_later_flags_win_over_flagfiles(monkeypatch):
     monkeypatch.chdir(REPO)
     config = _parse(["--flagfile=configs/smoke.flags", "--epochs=3", "--beta=0.5"])
@@ -120,6 +132,8 @@ def test_the_script_trains_and_its_flags_file_reproduces_the_run(tmp_path):
         (["--arch=gan"], "--arch must be one of"),
         (["--learning_rate=0"], "--learning_rate must be > 0"),
         (["--hidden_units=4,x"], "--hidden_units must be a list of ints"),
+        (["--encoder_units=4,x"], "--encoder_units must be a list of ints"),
+        (["--arch=conv", "--encoder_units=4"], "--encoder_units must be empty"),
         (
             ["--dataset=npz:/nowhere.npz"],
             "Data spec 'npz:/nowhere.npz': file not found",

@@ -52,6 +52,19 @@ def test_a_run_leaves_every_artifact(tmp_path):
     assert grid.ndim == 3 and grid.std() > 0.01  # not blank
 
 
+def test_a_run_with_its_own_encoder_sizes_saves_them(tmp_path):
+    config = tiny_config(tmp_path, epochs=1, hidden_units=(16,), encoder_units=(6,))
+    metrics = run(config, log=lambda message: None)
+    assert np.isfinite(metrics["test"]["neg_elbo"])
+    vae = keras.saving.load_model(
+        os.path.join(config.workdir, "vae.keras"), safe_mode=True
+    )
+    assert vae.encoder.get_layer("encoder_dense_0").units == 6
+    assert vae.decoder.get_layer("decoder_dense_0").units == 16
+    with open(os.path.join(config.workdir, "config.json")) as f:
+        assert json.load(f)["encoder_units"] == [6]
+
+
 def test_a_finished_run_is_not_redone_and_more_epochs_continue(tmp_path):
     messages = []
     first = run(tiny_config(tmp_path), log=messages.append)

@@ -79,6 +79,8 @@ def test_grids_tile_images_with_padding_and_save_as_png(tmp_path):
         ("likelihood", "poisson", "--likelihood must be one of"),
         ("kl_warmup_epochs", -1, "--kl_warmup_epochs must be an int >= 0"),
         ("hidden_units", (), "--hidden_units must be a list"),
+        ("encoder_units", (), "--encoder_units must be empty or a list"),
+        ("encoder_units", (4, -1), "--encoder_units must be empty or a list"),
         ("workdir", "", "--workdir must be a directory path"),
         ("steps_per_execution", 0, "--steps_per_execution must be an int >= 1"),
         ("lr_schedule", "step", "--lr_schedule must be one of"),
@@ -93,9 +95,19 @@ def test_config_validation_names_the_flag(field, value, message):
         config.validate()
 
 
-def test_config_round_trips_through_json():
-    config = TrainConfig(workdir="w", hidden_units=(8, 4), latent_dim=3)
+@pytest.mark.parametrize("encoder_units", [None, (6,)])
+def test_config_round_trips_through_json(encoder_units):
+    config = TrainConfig(
+        workdir="w", hidden_units=(8, 4), encoder_units=encoder_units, latent_dim=3
+    )
     assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+def test_encoder_units_are_refused_for_the_conv_architectures():
+    config = TrainConfig(workdir="w", arch="conv", encoder_units=(8,))
+    message = "--encoder_units must be empty for --arch=conv"
+    with pytest.raises(ValueError, match=message):
+        config.validate()
 
 
 def test_a_run_saved_before_a_field_existed_still_resumes(tmp_path):
@@ -106,6 +118,7 @@ def test_a_run_saved_before_a_field_existed_still_resumes(tmp_path):
         "min_lr_fraction",
         "steps_per_execution",
         "ema_momentum",
+        "encoder_units",
     ):
         del saved[newer]
     path = tmp_path / "config.json"

@@ -28,6 +28,8 @@ class TrainConfig:
     arch: str = "mlp"
     latent_dim: int | None = None
     hidden_units: tuple = (400,)
+    # The MLP encoder's own sizes (None: `hidden_units`, mirrored).
+    encoder_units: tuple | None = None
     likelihood: str = "bernoulli"
     beta: float = 1.0
     free_bits: float = 0.0
@@ -79,6 +81,13 @@ class TrainConfig:
             _is_int(u) and u > 0 for u in self.hidden_units
         ):
             bad("hidden_units", "a list of ints >= 1")
+        if self.encoder_units is not None and (
+            not self.encoder_units
+            or not all(_is_int(u) and u > 0 for u in self.encoder_units)
+        ):
+            bad("encoder_units", "empty or a list of ints >= 1")
+        if self.encoder_units is not None and self.arch != "mlp":
+            bad("encoder_units", f"empty for --arch={self.arch} (mlp only)")
         if not self.model_name or not all(
             c.isalnum() or c in "_-." for c in self.model_name
         ):
@@ -111,11 +120,15 @@ class TrainConfig:
         """The inverse of `to_dict` (JSON lists back to tuples)."""
         values = dict(values)
         values["hidden_units"] = tuple(values.get("hidden_units", (400,)))
+        if values.get("encoder_units") is not None:
+            values["encoder_units"] = tuple(values["encoder_units"])
         return cls(**values)
 
     def to_dict(self):
         value = dataclasses.asdict(self)
         value["hidden_units"] = list(self.hidden_units)
+        if self.encoder_units is not None:
+            value["encoder_units"] = list(self.encoder_units)
         return value
 
     def check_compatible(self, path):

@@ -130,9 +130,11 @@ def _optimizer(config, train):
 
 
 def _build(config, image_shape, scope, train):
-    options = (
-        {"hidden_units": tuple(config.hidden_units)} if config.arch == "mlp" else {}
-    )
+    options = {}
+    if config.arch == "mlp":
+        options["hidden_units"] = tuple(config.hidden_units)
+        if config.encoder_units is not None:
+            options["encoder_units"] = tuple(config.encoder_units)
     with scope:
         vae = build_vae(
             config.arch,
