@@ -56,8 +56,8 @@ def build_vae(
             stay float32.
         name: the model's name.
         **options: the architecture's own options: mlp `hidden_units`,
-            `activation`, `encoder_units`; conv `filters`, `kernel_size`, `dense_units`;
-            dcgan `base_filters`, `num_blocks`, `bn_momentum`.
+            `activation`, `encoder_units`; conv `filters`, `kernel_size`,
+            `dense_units`; dcgan `base_filters`, `num_blocks`, `bn_momentum`.
 
     Returns:
         A `keras_vae.VAE`.

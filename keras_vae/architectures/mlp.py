@@ -15,7 +15,7 @@ def build_mlp(
     dtype=None,
     encoder_units=None,
 ):
-    """Dense encoder and decoder; the decoder mirrors the encoder's layers.
+    """Dense encoder and decoder; by default the decoder mirrors the encoder.
 
     Args:
         input_shape: `(height, width, channels)`.
@@ -26,8 +26,8 @@ def build_mlp(
         dtype: dtype policy of the hidden layers (None: the global policy).
         encoder_units: the encoder's own hidden sizes, for an encoder
             narrower or deeper than the decoder (None: `hidden_units`).
-            With importance-weighted evaluation a narrow encoder costs
-            little and buys decoder epochs (benchmarks/RESULTS.md).
+            A narrower encoder makes each step cheaper; what that buys in
+            likelihood is measured in benchmarks/RESULTS.md.
 
     Returns:
         `(encoder, decoder)` functional models.

@@ -77,14 +77,9 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and (not _is_int(value) or value < 1):
                 bad(name, "empty or an int >= 1")
-        if not self.hidden_units or not all(
-            _is_int(u) and u > 0 for u in self.hidden_units
-        ):
+        if not _are_sizes(self.hidden_units):
             bad("hidden_units", "a list of ints >= 1")
-        if self.encoder_units is not None and (
-            not self.encoder_units
-            or not all(_is_int(u) and u > 0 for u in self.encoder_units)
-        ):
+        if self.encoder_units is not None and not _are_sizes(self.encoder_units):
             bad("encoder_units", "empty or a list of ints >= 1")
         if self.encoder_units is not None and self.arch != "mlp":
             bad("encoder_units", f"empty for --arch={self.arch} (mlp only)")
@@ -160,3 +155,7 @@ class TrainConfig:
 
 def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _are_sizes(values):
+    return bool(values) and all(_is_int(u) and u > 0 for u in values)
