@@ -114,16 +114,16 @@ class TrainConfig:
     def from_dict(cls, values):
         """The inverse of `to_dict` (JSON lists back to tuples)."""
         values = dict(values)
-        values["hidden_units"] = tuple(values.get("hidden_units", (400,)))
-        if values.get("encoder_units") is not None:
-            values["encoder_units"] = tuple(values["encoder_units"])
+        for name in _SIZE_FIELDS:
+            if values.get(name) is not None:
+                values[name] = tuple(values[name])
         return cls(**values)
 
     def to_dict(self):
         value = dataclasses.asdict(self)
-        value["hidden_units"] = list(self.hidden_units)
-        if self.encoder_units is not None:
-            value["encoder_units"] = list(self.encoder_units)
+        for name in _SIZE_FIELDS:
+            if value[name] is not None:
+                value[name] = list(value[name])
         return value
 
     def check_compatible(self, path):
@@ -151,6 +151,10 @@ class TrainConfig:
                 f"({details}). Use a new --workdir, or the run's own flags "
                 f"(--flagfile={os.path.join(self.workdir, 'flags.txt')})."
             )
+
+
+# Tuples in a TrainConfig, lists in its JSON.
+_SIZE_FIELDS = ("hidden_units", "encoder_units")
 
 
 def _is_int(value):
