@@ -101,8 +101,33 @@ def device_name():
     return "cpu"
 
 
+def gpu_float32_math():
+    """How float32 products and convolutions may run on a GPU: JAX's default
+    matmul precision (None lets XLA use TF32 tensor cores on Ampere and
+    later), and whether PyTorch allows TF32 in matrix products and in cuDNN.
+    A float32 baseline on TF32 already uses tensor cores, which bounds what
+    mixed precision can gain against it."""
+    if "jax" in sys.modules and os.environ.get("KERAS_BACKEND") == "jax":
+        import jax
+
+        return {"jax_default_matmul_precision": jax.config.jax_default_matmul_precision}
+    if "tensorflow" in sys.modules and os.environ.get("KERAS_BACKEND") == "tensorflow":
+        import tensorflow as tf
+
+        tf32 = tf.config.experimental.tensor_float_32_execution_enabled()
+        return {"tf_tensor_float_32": tf32}
+    import torch
+
+    return {
+        "torch_matmul_tf32": torch.backends.cuda.matmul.allow_tf32,
+        "torch_cudnn_tf32": torch.backends.cudnn.allow_tf32,
+    }
+
+
 def emit(result):
     result["device"] = device_name()
+    if result["device"] != "cpu":
+        result["gpu_float32_math"] = gpu_float32_math()
     result["peak_rss_mb"] = round(peak_rss_mb(), 1)
     print(RESULT_PREFIX + json.dumps(result, sort_keys=True), flush=True)
 
