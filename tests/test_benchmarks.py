@@ -260,3 +260,63 @@ def test_reference_starts_from_kerass_initial_weights():
         assert float(w.abs().max()) <= limit
         # Uniform(-limit, limit) has standard deviation limit / sqrt(3).
         assert float(w.std()) == pytest.approx(limit / np.sqrt(3), rel=0.1)
+
+
+def probe(script, *args):
+    done = subprocess.run(
+        [sys.executable, os.path.join(REPO, "benchmarks", script), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
+    return done, [json.loads(ln[len("RESULT ") :]) for ln in lines]
+
+
+def test_policy_probe_reports_loss_scale_and_a_float32_copy(idx_dir):
+    done, results = probe(
+        "policy_probe.py",
+        "--precision=mixed_float16",
+        "--epochs=1",
+        f"--data_dir={idx_dir}",
+    )
+    assert done.returncode == 0 and results, done.stderr[-3000:]
+    (result,) = results
+    assert result["backend"] == keras.backend.backend()
+    assert result["steps"] == 2  # 256 images, batch 128
+    (epoch,) = result["epochs_log"]
+    assert epoch["scale"] > 0  # mixed_float16 scales the loss
+    assert 0 <= epoch["applied"] <= 2  # overflowed steps are skipped
+    # The same weights evaluated in float16 and in float32 agree closely.
+    assert np.isfinite(result["test_neg_elbo"])
+    assert result["test_neg_elbo_weights_in_float32"] == pytest.approx(
+        result["test_neg_elbo"], abs=2.0
+    )
+    peaks = result["layer_peaks"]
+    assert peaks["encoder/0/encoder_conv_0"][0] == "float16"
+    assert peaks["decoder/4/logits"][0] == "float32"  # logits stay float32
+    assert all(count == 0 for _, _, count in peaks.values())
+
+
+@pytest.mark.skipif(keras.backend.backend() == "torch", reason="torch accepts it")
+def test_policy_probe_refuses_torch_switches_on_other_backends(idx_dir):
+    done, results = probe("policy_probe.py", "--cpu_eps", f"--data_dir={idx_dir}")
+    assert done.returncode != 0 and not results
+    assert "--cpu_eps applies to the torch backend only" in done.stderr
+
+
+@pytest.mark.skipif(keras.backend.backend() != "torch", reason="torch backend only")
+def test_torch_devices_compares_identical_runs_without_a_gpu(idx_dir):
+    done, results = probe(
+        "torch_devices.py", "--steps=1", "--held_out=64", f"--data_dir={idx_dir}"
+    )
+    assert done.returncode == 0 and results, done.stderr[-3000:]
+    (result,) = results
+    assert result["devices"] == ["cpu", "cpu"]
+    assert result["loss"][0] == result["loss"][1]
+    assert len(result["grad_relative_diff"]) == 18  # 9 kernels, 9 biases
+    assert set(result["grad_relative_diff"].values()) == {0.0}
+    assert all(diff == 0.0 for diff, _ in result["layer_max_diff"].values())
+    cpu, other = result["fit"]
+    assert cpu.pop("device") == other.pop("device") == "cpu"
+    assert cpu == other
