@@ -103,10 +103,11 @@ def device_name():
 
 def gpu_float32_math():
     """How float32 products and convolutions may run on a GPU: JAX's default
-    matmul precision (None lets XLA use TF32 tensor cores on Ampere and
-    later), and whether PyTorch allows TF32 in matrix products and in cuDNN.
-    A float32 baseline on TF32 already uses tensor cores, which bounds what
-    mixed precision can gain against it."""
+    matmul precision (None lets XLA use reduced-precision tensor-core passes:
+    on an H100 its float32 product ran at 34 TFLOP/s, and at 19 with
+    "highest"), and whether PyTorch allows TF32 in matrix products and in
+    cuDNN. A float32 baseline on tensor cores bounds what mixed precision can
+    gain against it (benchmarks/RESULTS.md, GPU)."""
     if "jax" in sys.modules and os.environ.get("KERAS_BACKEND") == "jax":
         import jax
 
