@@ -44,6 +44,12 @@ def read_images(folder, split, limit=None):
     return images[:limit] if limit else images
 
 
+def read_unit_images(folder, split, limit=None):
+    """float32 array [n, 28, 28, 1] in [0, 1]: `read_images` scaled by 1/255,
+    with a channel axis, as the package's models take them."""
+    return (read_images(folder, split, limit).astype(np.float32) / 255)[..., None]
+
+
 def peak_rss_mb():
     """This process's peak resident memory in MiB (Linux: ru_maxrss in KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

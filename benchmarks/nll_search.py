@@ -25,8 +25,8 @@ from keras_vae import evaluation
 def main(hidden, latent, epochs, warmup, checks, cosine):
     keras.utils.set_random_seed(0)
     folder = common.data_dir()
-    train = common.read_images(folder, "train").astype("float32")[..., None] / 255
-    test = common.read_images(folder, "test").astype("float32")[..., None] / 255
+    train = common.read_unit_images(folder, "train")
+    test = common.read_unit_images(folder, "test")
     rng = np.random.default_rng(0)
     test_bin = (rng.uniform(size=test.shape) < test).astype("float32")
     vae = keras_vae.build_vae("mlp", (28, 28, 1), latent, hidden_units=hidden, seed=0)

@@ -60,8 +60,7 @@ class Clock(keras.callbacks.Callback):
 
 def _arrays(spec, split, limit):
     folder = common.data_dir(spec.get("data_dir"))
-    images = common.read_images(folder, split, limit)
-    return (images.astype(np.float32) / 255)[..., None]
+    return common.read_unit_images(folder, split, limit)
 
 
 def _datasets(spec):

@@ -103,7 +103,7 @@ def _build(policy, latent):
 
 def _images(split, limit):
     folder = common.data_dir(FLAGS.data_dir)
-    return common.read_images(folder, split, limit).astype("float32")[..., None] / 255
+    return common.read_unit_images(folder, split, limit)
 
 
 def _neg_elbo(vae, test):

@@ -98,8 +98,7 @@ def main(argv):
     other = "cuda" if torch.cuda.is_available() else "cpu"
     count = BATCH * FLAGS.steps + FLAGS.held_out
     folder = common.data_dir(FLAGS.data_dir)
-    images = common.read_images(folder, "train", count).astype("float32") / 255
-    images = images[..., None]
+    images = common.read_unit_images(folder, "train", count)
     if len(images) < count:
         raise ValueError(
             f"--steps={FLAGS.steps} and --held_out={FLAGS.held_out} need {count} "
