@@ -14,6 +14,12 @@ import time
 
 import numpy as np
 
+# The model workloads' settings (run.py's defaults; epochs per run).
+MODELS = {
+    "mlp": {"latent_dim": 20, "batch_size": 128, "learning_rate": 1e-3, "epochs": 10},
+    "conv": {"latent_dim": 16, "batch_size": 128, "learning_rate": 1e-3, "epochs": 3},
+    "dcgan": {"latent_dim": 32, "batch_size": 1024, "learning_rate": 2e-3, "epochs": 2},
+}
 DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
 FILES = {"train": "train-images-idx3-ubyte", "test": "t10k-images-idx3-ubyte"}
 RESULT_PREFIX = "RESULT "

@@ -28,13 +28,8 @@ from absl import flags
 
 import keras_vae
 
-SETTINGS = {  # batch size, learning rate, latent size: as in run.py
-    "mlp": (128, 1e-3, 20),
-    "conv": (128, 1e-3, 16),
-    "dcgan": (1024, 2e-3, 32),
-}
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("workload", "conv", list(SETTINGS), "Model workload.")
+flags.DEFINE_enum("workload", "conv", list(common.MODELS), "Model workload.")
 flags.DEFINE_enum(
     "precision",
     "float32",
@@ -152,7 +147,9 @@ class _EpochLog(keras.callbacks.Callback):
 
 def main(argv):
     del argv
-    batch_size, learning_rate, latent = SETTINGS[FLAGS.workload]
+    settings = common.MODELS[FLAGS.workload]
+    batch_size, latent = settings["batch_size"], settings["latent_dim"]
+    learning_rate = settings["learning_rate"]
     switches = _torch_switches()
     keras.utils.set_random_seed(FLAGS.seed)
     train = _images("train", FLAGS.train_examples)

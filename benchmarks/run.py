@@ -24,15 +24,12 @@ import statistics
 import subprocess
 import sys
 
+import common
 from absl import app
 from absl import flags
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MODELS = {
-    "mlp": {"latent_dim": 20, "batch_size": 128, "learning_rate": 1e-3, "epochs": 10},
-    "conv": {"latent_dim": 16, "batch_size": 128, "learning_rate": 1e-3, "epochs": 3},
-    "dcgan": {"latent_dim": 32, "batch_size": 1024, "learning_rate": 2e-3, "epochs": 2},
-}
+MODELS = common.MODELS
 WORKLOADS = (*MODELS, "data", "scaling", "streaming")
 BACKENDS = ("tensorflow", "jax", "torch")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")

@@ -24,13 +24,17 @@ from absl import flags
 
 import keras_vae
 
-LATENT = {"mlp": 20, "conv": 16, "dcgan": 32}
-BATCH = 128
+BATCH = 128  # every workload's batch here, dcgan's too
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("workload", "conv", list(LATENT), "Model workload.")
+flags.DEFINE_enum("workload", "conv", list(common.MODELS), "Model workload.")
 flags.DEFINE_integer("steps", 300, "Fit steps on each device.")
 flags.DEFINE_integer("held_out", 5000, "Training images held out for the loss.")
 flags.DEFINE_string("data_dir", None, "Fashion-MNIST IDX folder (see common.py).")
+
+
+def _build(seed=None):
+    latent = common.MODELS[FLAGS.workload]["latent_dim"]
+    return keras_vae.build_vae(FLAGS.workload, (28, 28, 1), latent, seed=seed)
 
 
 def _fixed_noise(device, seed):
@@ -53,7 +57,7 @@ def _one_pass(device, weights, batch):
 
     with keras.device(device):
         _fixed_noise(device, 0)
-        vae = keras_vae.build_vae(FLAGS.workload, (28, 28, 1), LATENT[FLAGS.workload])
+        vae = _build()
         vae.set_weights(weights)
         x = torch.tensor(batch, device=device)
         outputs = vae(x, training=True)
@@ -73,7 +77,7 @@ def _one_pass(device, weights, batch):
 def _fit(device, weights, train, held_out):
     with keras.device(device):
         _fixed_noise(device, 1)
-        vae = keras_vae.build_vae(FLAGS.workload, (28, 28, 1), LATENT[FLAGS.workload])
+        vae = _build()
         vae.set_weights(weights)
         vae.compile(optimizer=keras.optimizers.Adam(1e-3))
         history = vae.fit(train, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
@@ -106,9 +110,7 @@ def main(argv):
         )
     keras.utils.set_random_seed(0)
     with keras.device("cpu"):
-        weights = keras_vae.build_vae(
-            FLAGS.workload, (28, 28, 1), LATENT[FLAGS.workload], seed=0
-        ).get_weights()
+        weights = _build(seed=0).get_weights()
     cpu_loss, cpu_layers, cpu_grads, names = _one_pass("cpu", weights, images[:BATCH])
     loss, layers, grads, _ = _one_pass(other, weights, images[:BATCH])
     layer_diffs = {
