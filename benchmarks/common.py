@@ -137,6 +137,19 @@ def gpu_float32_math():
     }
 
 
+def draw_sampling_noise_with(draw, device):
+    """Makes `keras.random.normal` (the package's sampling noise; `sampling.py`
+    looks it up per call) return `draw(shape)`, a float32 torch tensor, moved
+    to `device`: a noise stream that does not depend on the device's own
+    generator. For the torch backend's probes only."""
+    import keras
+
+    def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
+        return draw(tuple(int(s) for s in shape)).to(device) * stddev + mean
+
+    keras.random.normal = normal
+
+
 def emit(result):
     result["device"] = device_name()
     if result["device"] != "cpu":

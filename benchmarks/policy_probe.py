@@ -81,13 +81,10 @@ def _torch_switches():
         torch.backends.cudnn.benchmark = False
     if FLAGS.cpu_eps:
         generator = torch.Generator().manual_seed(1234 + FLAGS.seed)
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-
-        def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
-            eps = torch.randn(tuple(int(s) for s in shape), generator=generator)
-            return eps.to(device) * stddev + mean
-
-        keras.random.normal = normal  # `sampling.py` looks it up per call
+        common.draw_sampling_noise_with(
+            lambda shape: torch.randn(shape, generator=generator),
+            "cuda" if torch.cuda.is_available() else "cpu",
+        )
     return used
 
 

@@ -38,17 +38,14 @@ def _build(seed=None):
 
 
 def _fixed_noise(device, seed):
-    """Makes `keras.random.normal` (the sampling noise) draw from one NumPy
-    stream, the same on every device."""
+    """The sampling noise from one NumPy stream, the same on every device."""
     import torch
 
     rng = np.random.default_rng(seed)
-
-    def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
-        eps = rng.standard_normal(tuple(int(s) for s in shape)).astype("float32")
-        return torch.tensor(eps, device=device) * stddev + mean
-
-    keras.random.normal = normal  # `sampling.py` looks it up per call
+    common.draw_sampling_noise_with(
+        lambda shape: torch.from_numpy(rng.standard_normal(shape).astype("float32")),
+        device,
+    )
 
 
 def _one_pass(device, weights, batch):
