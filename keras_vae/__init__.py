@@ -9,6 +9,7 @@ import importlib  # noqa: E402
 from keras_vae import callbacks  # noqa: E402
 from keras_vae import kl  # noqa: E402
 from keras_vae import likelihoods  # noqa: E402
+from keras_vae import priors  # noqa: E402
 from keras_vae import safe_loading  # noqa: E402
 from keras_vae.architectures import build_vae  # noqa: E402
 from keras_vae.model import VAE  # noqa: E402
@@ -38,6 +39,7 @@ __all__ = [
     "kl",
     "likelihoods",
     "plots",
+    "priors",
     "safe_loading",
     "training",
 ]

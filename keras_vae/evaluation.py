@@ -71,9 +71,12 @@ class _ChunkLogSumExp(keras.Model):
             (k * batch, *x.shape[1:]),
         )
         log_px = ops.reshape(vae.likelihood.log_prob(repeated, logits), (k, batch))
+        log_pz = vae.prior.log_prob(
+            ops.reshape(z, (k * batch, latent)), vae.encoder, training=False
+        )
         log_w = (
             log_px
-            + _log_normal(z, 0.0, 0.0)
+            + ops.reshape(log_pz, (k, batch))
             - _log_normal(z, mean[None], log_var[None])
         )
         return ops.logsumexp(log_w, axis=0)
@@ -133,7 +136,8 @@ def evaluate(vae, dataset, iwae_samples=0, seed=0, iwae_chunk=100):
     nats per example), `iwae_nll` (with `iwae_samples > 0`), `bits_per_dim`
     (the best NLL above over `H*W*C*ln 2`), `active_units` (latent dimensions
     whose posterior mean has variance > 0.01 across the data), `kl_per_dim`
-    (list) and `examples`.
+    (list; None for a prior without a closed-form KL, whose `kl` is the
+    one-sample estimate) and `examples`.
     """
     generator = keras.random.SeedGenerator(seed)
     bound = (
@@ -147,14 +151,18 @@ def evaluate(vae, dataset, iwae_samples=0, seed=0, iwae_chunk=100):
         z = reparameterize(mean, log_var, generator)
         logits = vae.decoder(z, training=False)
         recon = -ops.convert_to_numpy(vae.likelihood.log_prob(x, logits))
-        per_dim = ops.convert_to_numpy(kl_lib.gaussian_kl(mean, log_var)).astype(
-            "float64"
-        )
+        if vae.prior.analytic_kl:
+            per_dim = kl_lib.gaussian_kl(mean, log_var)
+        else:  # One column: the estimate has no per-dimension split.
+            per_dim = kl_lib.kl_estimate(
+                z, mean, log_var, *vae.prior.components(vae.encoder, z.shape[-1])
+            )[:, None]
+        per_dim = ops.convert_to_numpy(per_dim).astype("float64")
         mean_np = ops.convert_to_numpy(ops.cast(mean, "float32")).astype("float64")
         if kl_dims is None:
             kl_dims = np.zeros(per_dim.shape[1])
-            mean_sum = np.zeros(per_dim.shape[1])
-            mean_sq = np.zeros(per_dim.shape[1])
+            mean_sum = np.zeros(mean_np.shape[1])
+            mean_sq = np.zeros(mean_np.shape[1])
         sums["reconstruction"] += float(np.sum(recon))
         sums["kl"] += float(np.sum(per_dim))
         kl_dims += per_dim.sum(axis=0)
@@ -180,5 +188,7 @@ def evaluate(vae, dataset, iwae_samples=0, seed=0, iwae_chunk=100):
     result["bits_per_dim"] = nll / (dims * math.log(2.0))
     variance = mean_sq / count - np.square(mean_sum / count)
     result["active_units"] = int(np.sum(variance > 0.01))
-    result["kl_per_dim"] = (kl_dims / count).tolist()
+    result["kl_per_dim"] = None
+    if vae.prior.analytic_kl:
+        result["kl_per_dim"] = (kl_dims / count).tolist()
     return result

@@ -1,7 +1,9 @@
-"""The KL term of the ELBO: KL(N(mean, exp(log_var)) || N(0, I)), in float32."""
+"""The KL term of the ELBO, in float32: KL(N(mean, exp(log_var)) || N(0, I)) in
+closed form, and the one-sample estimate for a mixture prior."""
 
 from keras import ops
 
+from keras_vae import priors
 from keras_vae.sampling import LOG_VAR_MAX
 from keras_vae.sampling import LOG_VAR_MIN
 
@@ -39,3 +41,22 @@ def kl_objective(mean, log_var, free_bits=0.0):
     if free_bits:
         per_dim = ops.maximum(per_dim, free_bits)
     return ops.sum(per_dim)
+
+
+def kl_estimate(z, mean, log_var, prior_means, prior_log_vars):
+    """One-sample estimate of KL(q(z | x) || p(z)) for a mixture prior.
+
+    `log q(z | x) - log p(z)` at `z`, a draw from q, with
+    `p = (1/K) sum_k N(prior_means[k], exp(prior_log_vars[k]))`.
+
+    Args:
+        z, mean, log_var: `[batch, latent_dim]`.
+        prior_means, prior_log_vars: float32 `[K, latent_dim]`.
+
+    Returns:
+        float32 `[batch]`, in nats. Unbiased for the KL; single values may be
+        negative.
+    """
+    mean, log_var = priors.posterior_parameters(mean, log_var)
+    log_q = priors.log_normal(z, mean, log_var)
+    return log_q - priors.mixture_log_prob(z, prior_means, prior_log_vars)

@@ -7,6 +7,7 @@ from keras import ops
 from keras_vae import checks
 from keras_vae import kl as kl_lib
 from keras_vae import likelihoods
+from keras_vae import priors
 from keras_vae.sampling import Sampling
 
 
@@ -75,8 +76,10 @@ class VAE(keras.Model):
     The encoder maps images to `[mean, log_var]`; `Sampling` draws
     `z = mean + exp(0.5 log_var) * eps`; the decoder maps `z` to the logits of
     the chosen likelihood. The KL term, `kl_weight * KL` (batch mean of the
-    per-example KL, float32), goes through `add_loss`; `compute_loss` adds the
-    reconstruction term, the batch mean of `-log p(x | z)` summed over pixels.
+    per-example KL, float32), goes through `add_loss`: the closed form for
+    the standard-normal prior, the one-sample estimate
+    `log q(z | x) - log p(z)` for a learned prior (`keras_vae.priors`);
+    `compute_loss` adds the reconstruction term, the batch mean of `-log p(x | z)` summed over pixels.
     With a KL weight of 1 the reported `loss` is the negative ELBO per example
     in nats.
     `fit`/`evaluate` report `loss`, `reconstruction` and `kl` (the true KL,
@@ -96,7 +99,10 @@ class VAE(keras.Model):
             value lives in the non-trainable variable `kl_weight`, which
             `keras_vae.callbacks.KLWarmup` changes during training.
         free_bits: float >= 0. Minimum batch-mean KL per latent dimension
-            (nats) in the optimised objective; 0 disables it.
+            (nats) in the optimised objective; 0 disables it. Needs the
+            standard-normal prior, whose KL splits by dimension.
+        prior: "standard_normal" (N(0, I)), "vamp" (a 500-component
+            VampPrior) or a `keras_vae.priors.Prior`.
         seed: int or None. Seed of the sampling noise.
         **kwargs: passed to `keras.Model` (`name`, `dtype`, ...).
 
@@ -118,6 +124,7 @@ class VAE(keras.Model):
         beta=1.0,
         free_bits=0.0,
         seed=None,
+        prior="standard_normal",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -137,6 +144,14 @@ class VAE(keras.Model):
         self.beta = float(beta)
         self.free_bits = float(free_bits)
         self.seed = seed
+        self.prior = priors.get(prior)
+        if self.free_bits and not self.prior.analytic_kl:
+            raise ValueError(
+                "`free_bits` needs the standard-normal prior, whose KL splits by "
+                f"latent dimension. Received: free_bits={free_bits!r} with "
+                f"prior={type(self.prior).__name__}"
+            )
+        self.prior.build_for(self.image_shape)
         self.sampling = Sampling(seed=seed, name="sampling")
         self.kl_weight = self.add_weight(
             shape=(),
@@ -180,14 +195,29 @@ class VAE(keras.Model):
 
     def call(self, inputs, training=None):
         checks.check_symbolic_images(inputs, self.image_shape)
-        z_mean, z_log_var = self.encoder(inputs, training=training)
-        z = self.sampling([z_mean, z_log_var], sample=True)
-        self.add_loss(
-            ops.cast(self.kl_weight, "float32")
-            * kl_lib.kl_objective(z_mean, z_log_var, self.free_bits)
-        )
+        if self.prior.analytic_kl:
+            z_mean, z_log_var = self.encoder(inputs, training=training)
+            z = self.sampling([z_mean, z_log_var], sample=True)
+            kl = kl_lib.kl_per_example(z_mean, z_log_var)
+            objective = kl_lib.kl_objective(z_mean, z_log_var, self.free_bits)
+        else:
+            # One encoder call for the batch and the prior's pseudo-inputs.
+            pseudo = self.prior.images()
+            count = pseudo.shape[0]
+            both = ops.concatenate([inputs, ops.cast(pseudo, inputs.dtype)], axis=0)
+            means, log_vars = self.encoder(both, training=training)
+            z_mean, z_log_var = means[:-count], log_vars[:-count]
+            z = self.sampling([z_mean, z_log_var], sample=True)
+            kl = kl_lib.kl_estimate(
+                z,
+                z_mean,
+                z_log_var,
+                *priors.posterior_parameters(means[-count:], log_vars[-count:]),
+            )
+            objective = ops.mean(kl)
+        self.add_loss(ops.cast(self.kl_weight, "float32") * objective)
         logits = self.decoder(z, training=training)
-        return {"logits": logits, "z_mean": z_mean, "z_log_var": z_log_var}
+        return {"logits": logits, "z_mean": z_mean, "z_log_var": z_log_var, "kl": kl}
 
     def compute_loss(
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
@@ -199,7 +229,7 @@ class VAE(keras.Model):
                 "arguments that provide `sample_weight`."
             )
         reconstruction = -ops.mean(self.likelihood.log_prob(x, y_pred["logits"]))
-        kl = ops.mean(kl_lib.kl_per_example(y_pred["z_mean"], y_pred["z_log_var"]))
+        kl = ops.mean(y_pred["kl"])
         total = reconstruction
         for loss in self.losses:  # The KL term from `call`, plus regularizers.
             total = total + ops.sum(ops.cast(loss, "float32"))
@@ -284,10 +314,22 @@ class VAE(keras.Model):
         return checks.check_finite_output(images, "decode", "z", z)
 
     def sample(self, num, seed=None):
-        """Decodes `num` codes drawn from the prior N(0, I); `seed` fixes them."""
+        """Decodes `num` codes drawn from the prior; `seed` fixes them."""
         num = checks.check_positive_int(num, "num")
-        z = keras.random.normal((num, self.latent_dim), seed=seed)
+        z = self.prior.sample(num, self.encoder, self.latent_dim, seed=seed)
         return self.decode(ops.convert_to_numpy(z))
+
+    def prior_components(self):
+        """The prior as a uniform mixture of diagonal Gaussians.
+
+        Returns float32 NumPy `(means, log_vars)`, each
+        `[num_components, latent_dim]`: one zero row for N(0, I).
+        """
+        means, log_vars = self.prior.components(self.encoder, self.latent_dim)
+        return (
+            np.asarray(ops.convert_to_numpy(means), "float32"),
+            np.asarray(ops.convert_to_numpy(log_vars), "float32"),
+        )
 
     def reconstruct(self, x, sample=False, batch_size=256):
         """Encodes and decodes `x`: from the posterior mean, or a sample."""
@@ -310,6 +352,7 @@ class VAE(keras.Model):
                 "beta": self.beta,
                 "free_bits": self.free_bits,
                 "seed": self.seed,
+                "prior": keras.saving.serialize_keras_object(self.prior),
             }
         )
         return config
@@ -317,7 +360,9 @@ class VAE(keras.Model):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
-        for key in ("encoder", "decoder", "likelihood"):
+        for key in ("encoder", "decoder", "likelihood", "prior"):
+            if key not in config:  # `prior`: files saved before it existed
+                continue
             config[key] = keras.saving.deserialize_keras_object(
                 config[key], custom_objects=custom_objects
             )

@@ -50,6 +50,14 @@ _define(
 )
 _define("float", "beta", 1.0, "KL weight (beta-VAE).")
 _define("float", "free_bits", 0.0, "Free bits per latent dimension, in nats.")
+_define(
+    "enum",
+    "prior",
+    "standard_normal",
+    "standard_normal (N(0, I)) or vamp (a VampPrior).",
+    enum_values=["standard_normal", "vamp"],
+)
+_define("integer", "prior_components", 500, "VampPrior: number of pseudo-inputs.")
 _define("integer", "kl_warmup_epochs", 0, "Epochs of linear KL warm-up (0: none).")
 _define("integer", "epochs", 10, "Training epochs.")
 _define("integer", "batch_size", 128, "Global batch size.")

@@ -38,6 +38,7 @@ def build_vae(
     beta=1.0,
     free_bits=0.0,
     seed=None,
+    prior="standard_normal",
     dtype=None,
     name="vae",
     **options,
@@ -50,7 +51,7 @@ def build_vae(
         latent_dim: int; None takes the tutorial's size (mlp 20, conv 2,
             dcgan 32).
         likelihood: see `VAE`.
-        beta, free_bits, seed: see `VAE`.
+        beta, free_bits, seed, prior: see `VAE`.
         dtype: dtype policy of the hidden layers, e.g. "mixed_bfloat16"
             (None: the global policy). Heads, sampling, KL and likelihood
             stay float32.
@@ -96,6 +97,7 @@ def build_vae(
         beta=beta,
         free_bits=free_bits,
         seed=seed,
+        prior=prior,
         dtype=dtype,
         name=name,
     )

@@ -5,6 +5,7 @@ import json
 import os
 
 from keras_vae import likelihoods
+from keras_vae import priors
 from keras_vae.architectures import ARCHITECTURES
 
 MIXED_PRECISION = ("none", "mixed_float16", "mixed_bfloat16")
@@ -33,6 +34,9 @@ class TrainConfig:
     likelihood: str = "bernoulli"
     beta: float = 1.0
     free_bits: float = 0.0
+    # "vamp": a VampPrior of `prior_components` pseudo-inputs.
+    prior: str = "standard_normal"
+    prior_components: int = 500
     kl_warmup_epochs: int = 0
     epochs: int = 10
     batch_size: int = 128
@@ -68,7 +72,7 @@ class TrainConfig:
 
         if not self.workdir:
             bad("workdir", "a directory path")
-        for name in ("epochs", "batch_size", "steps_per_execution"):
+        for name in ("epochs", "batch_size", "steps_per_execution", "prior_components"):
             if not _is_int(getattr(self, name)) or getattr(self, name) < 1:
                 bad(name, "an int >= 1")
         if not _is_int(self.kl_warmup_epochs) or self.kl_warmup_epochs < 0:
@@ -105,9 +109,14 @@ class TrainConfig:
             ("distribution", DISTRIBUTION),
             ("binarize", BINARIZE),
             ("lr_schedule", LR_SCHEDULES),
+            ("prior", priors.NAMES),
         ):
             if getattr(self, name) not in choices:
                 bad(name, f"one of {list(choices)}")
+        if self.free_bits and self.prior != "standard_normal":
+            bad(
+                "free_bits", "0 with --prior=vamp (free bits split the KL by dimension)"
+            )
         return self
 
     @classmethod

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 
 from keras_vae import data
+from keras_vae import priors
 from keras_vae.architectures import build_vae
 from keras_vae.callbacks import KLWarmup
 from keras_vae.training import atomic
@@ -129,6 +130,12 @@ def _optimizer(config, train):
     return keras.optimizers.Adam(rate)
 
 
+def _prior(config):
+    if config.prior == "vamp":
+        return priors.VampPrior(config.prior_components)
+    return config.prior
+
+
 def _build(config, image_shape, scope, train):
     options = {}
     if config.arch == "mlp":
@@ -143,6 +150,7 @@ def _build(config, image_shape, scope, train):
             config.likelihood,
             beta=config.beta,
             free_bits=config.free_bits,
+            prior=_prior(config),
             seed=config.seed,
             **options,
         )
