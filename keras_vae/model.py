@@ -79,7 +79,8 @@ class VAE(keras.Model):
     per-example KL, float32), goes through `add_loss`: the closed form for
     the standard-normal prior, the one-sample estimate
     `log q(z | x) - log p(z)` for a learned prior (`keras_vae.priors`);
-    `compute_loss` adds the reconstruction term, the batch mean of `-log p(x | z)` summed over pixels.
+    `compute_loss` adds the reconstruction term, the batch mean of
+    `-log p(x | z)` summed over pixels.
     With a KL weight of 1 the reported `loss` is the negative ELBO per example
     in nats.
     `fit`/`evaluate` report `loss`, `reconstruction` and `kl` (the true KL,

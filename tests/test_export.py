@@ -9,6 +9,7 @@ from conftest import dataset
 from conftest import tiny_vae
 from training_helpers import files_under
 
+from keras_vae import priors
 from keras_vae import safe_loading
 from keras_vae.export import export
 from keras_vae.export import publish
@@ -80,6 +81,28 @@ def test_decoder_signatures_match_the_keras_decoder(exported, trained):
         serve(z=tf.constant(np.full((1, 3), np.nan, "float32")))
     with pytest.raises(tf.errors.InvalidArgumentError, match="count must be >= 1"):
         generate(count=tf.constant(0), seed=tf.constant(0))
+
+
+def test_generate_draws_from_a_vamp_prior(tmp_path):
+    keras.utils.set_random_seed(0)
+    vae = tiny_vae("mlp", prior=priors.VampPrior(4, pseudo_input_stddev=0.5))
+    vae.compile()
+    images = (np.random.default_rng(1).random((32, 8, 8, 1)) > 0.5).astype("float32")
+    vae.fit(dataset(images, 16), epochs=1, verbose=0)
+    result = export(vae, str(tmp_path / "saved_models"), "vamp")
+    generate = tf.saved_model.load(result["decoder"]).signatures["generate"]
+    got = generate(count=tf.constant(40), seed=tf.constant(2))["images"].numpy()
+    # The same draws by hand, from the model's own mixture components.
+    means, log_vars = vae.prior_components()
+    eps = tf.random.stateless_normal([40, 3], seed=[2, 0]).numpy()
+    which = tf.random.stateless_uniform(
+        [40], seed=[2, 1], minval=0, maxval=4, dtype=tf.int32
+    ).numpy()
+    assert len(set(which.tolist())) == 4
+    z = means[which] + np.exp(0.5 * log_vars[which]) * eps
+    np.testing.assert_allclose(got, vae.decode(z), atol=1e-5)
+    # Not the N(0, I) draws: the exported prior is the VampPrior.
+    assert np.abs(got - vae.decode(eps)).max() > 1e-3
 
 
 def test_encoder_signatures_match_the_keras_encoder(exported, trained):

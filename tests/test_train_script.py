@@ -141,6 +141,8 @@ def test_the_script_trains_and_its_flags_file_reproduces_the_run(tmp_path):
         (["--no_such_flag=1"], "Unknown command line flag 'no_such_flag'"),
         (["--flagfile=/nowhere.flags"], "nowhere.flags"),
         (["--binarize=sometimes"], "binarize"),
+        (["--prior=flow"], "prior"),
+        (["--prior=vamp", "--free_bits=1"], "--free_bits must be 0 with --prior=vamp"),
     ],
 )
 def test_bad_flags_exit_1_with_one_clear_message(tmp_path, args, message):

@@ -10,6 +10,7 @@ import pytest
 from training_helpers import files_under
 from training_helpers import tiny_config
 
+import keras_vae
 from keras_vae.training import run
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -63,6 +64,17 @@ def test_a_run_with_its_own_encoder_sizes_saves_them(tmp_path):
     assert vae.decoder.get_layer("decoder_dense_0").units == 16
     with open(os.path.join(config.workdir, "config.json")) as f:
         assert json.load(f)["encoder_units"] == [6]
+
+
+def test_a_run_with_the_vamp_prior_saves_it(tmp_path):
+    config = tiny_config(tmp_path, epochs=1, prior="vamp", prior_components=7)
+    metrics = run(config, log=lambda message: None)
+    assert np.isfinite(metrics["test"]["neg_elbo"])
+    vae = keras.saving.load_model(
+        os.path.join(config.workdir, "vae.keras"), safe_mode=True
+    )
+    assert isinstance(vae.prior, keras_vae.priors.VampPrior)
+    assert vae.prior.num_components == 7
 
 
 def test_a_finished_run_is_not_redone_and_more_epochs_continue(tmp_path):

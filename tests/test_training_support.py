@@ -86,6 +86,8 @@ def test_grids_tile_images_with_padding_and_save_as_png(tmp_path):
         ("lr_schedule", "step", "--lr_schedule must be one of"),
         ("min_lr_fraction", 0.0, "--min_lr_fraction must be in"),
         ("ema_momentum", 1.0, "--ema_momentum must be in"),
+        ("prior", "flow", "--prior must be one of ['standard_normal', 'vamp']"),
+        ("prior_components", 0, "--prior_components must be an int >= 1"),
     ],
 )
 def test_config_validation_names_the_flag(field, value, message):
@@ -101,6 +103,12 @@ def test_config_round_trips_through_json(encoder_units):
         workdir="w", hidden_units=(8, 4), encoder_units=encoder_units, latent_dim=3
     )
     assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+def test_free_bits_are_refused_with_the_vamp_prior():
+    config = TrainConfig(workdir="w", prior="vamp", free_bits=0.5)
+    with pytest.raises(ValueError, match="--free_bits must be 0 with --prior=vamp"):
+        config.validate()
 
 
 def test_encoder_units_are_refused_for_the_conv_architectures():

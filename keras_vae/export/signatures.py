@@ -4,7 +4,9 @@ Decoder, `NAME_decoder/<version>/`:
 - `serving_default`: `z` float32 `[None, latent_dim]` -> `images` float32
   `[None, H, W, C]` in [0, 1] (the likelihood's mean).
 - `generate`: `count` int32 scalar, `seed` int32 scalar -> `images`, decoded
-  from `count` prior samples fixed by `seed`.
+  from `count` prior samples fixed by `seed`. The prior is the model's: for
+  a VampPrior its components (the encoder's posteriors at the pseudo-inputs)
+  are computed at export and stored as constants.
 
 Encoder, `NAME_encoder/<version>/`:
 - `serving_default`: `images` float32 `[None, H, W, C]` in [0, 1] ->
@@ -23,6 +25,8 @@ def write_decoder(vae, path):
     import tensorflow as tf
 
     latent_dim = vae.latent_dim
+    means, log_vars = vae.prior_components()  # [K, latent_dim]; N(0, I): K = 1
+    means, log_vars = tf.constant(means), tf.constant(log_vars)
     archive = keras.export.ExportArchive()
     archive.track(vae.decoder)
 
@@ -33,9 +37,17 @@ def write_decoder(vae, path):
 
     def generate(count, seed):
         tf.debugging.assert_positive(count, "count must be >= 1")
-        z = tf.random.stateless_normal(
+        eps = tf.random.stateless_normal(
             tf.stack([count, latent_dim]), seed=tf.stack([seed, 0])
         )
+        which = tf.random.stateless_uniform(  # the mixture component of each
+            tf.reshape(count, [1]),
+            seed=tf.stack([seed, 1]),
+            minval=0,
+            maxval=tf.shape(means)[0],
+            dtype=tf.int32,
+        )
+        z = tf.gather(means, which) + tf.exp(0.5 * tf.gather(log_vars, which)) * eps
         return decode(z)
 
     archive.add_endpoint(
