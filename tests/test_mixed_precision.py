@@ -10,10 +10,20 @@ def _dtype(x):
     return backend.standardize_dtype(x.dtype)
 
 
-@pytest.mark.parametrize("arch", ["mlp", "conv", "dcgan"])
-def test_mixed_bfloat16_trains_without_nan_and_keeps_float32_islands(arch, images):
+@pytest.mark.parametrize(
+    "arch, prior",
+    [
+        ("mlp", "standard_normal"),
+        ("conv", "standard_normal"),
+        ("dcgan", "standard_normal"),
+        ("mlp", "vamp"),
+    ],
+)
+def test_mixed_bfloat16_trains_without_nan_and_keeps_float32_islands(
+    arch, prior, images
+):
     keras.config.set_dtype_policy("mixed_bfloat16")
-    vae = tiny_vae(arch, input_shape=(8, 8, 1))
+    vae = tiny_vae(arch, input_shape=(8, 8, 1), prior=prior)
     hidden = [
         layer
         for layer in vae.encoder.layers + vae.decoder.layers
@@ -30,7 +40,9 @@ def test_mixed_bfloat16_trains_without_nan_and_keeps_float32_islands(arch, image
         "logits": "float32",
         "z_mean": "float32",
         "z_log_var": "float32",
+        "kl": "float32",
     }
+    assert vae.prior.compute_dtype == "float32"
     assert vae.sampling.compute_dtype == "float32"
     assert vae.likelihood.compute_dtype == "float32"
     loss = vae.compute_loss(images[:4], None, outputs)

@@ -1,4 +1,4 @@
-"""Markdown tables from `run.py`'s JSON lines: `python benchmarks/tabulate.py
+"""Markdown tables from `run.py`'s JSON lines: `python benchmarks/tables.py
 results/*.jsonl`. The matrix-product peaks, then one row per measurement,
 then the summaries."""
 
