@@ -86,7 +86,7 @@ def test_grids_tile_images_with_padding_and_save_as_png(tmp_path):
         ("lr_schedule", "step", "--lr_schedule must be one of"),
         ("min_lr_fraction", 0.0, "--min_lr_fraction must be in"),
         ("ema_momentum", 1.0, "--ema_momentum must be in"),
-        ("prior", "flow", "--prior must be one of ['standard_normal', 'vamp']"),
+        ("prior", "flow", "--prior must be one of"),
         ("prior_components", 0, "--prior_components must be an int >= 1"),
     ],
 )
