@@ -44,6 +44,8 @@ def mixture_log_prob(z, means, log_vars):
     # comes from two matrix products rather than a [batch, K, latent] tensor:
     # -0.5 * (sum(log 2pi + log v + m^2 / v) + z^2 . (1 / v) - 2 z . (m / v)).
     z = ops.cast(z, "float32")
+    means = ops.cast(ops.convert_to_tensor(means), "float32")
+    log_vars = ops.cast(ops.convert_to_tensor(log_vars), "float32")
     precision = ops.exp(-log_vars)
     constant = ops.sum(_LOG_2PI + log_vars + ops.square(means) * precision, axis=-1)
     per_component = -0.5 * (
