@@ -45,6 +45,9 @@ def _train(args, cwd=REPO):
             "fashion_mnist_nll.flags",
             {
                 "hidden_units": (1024, 1024),
+                "encoder_units": (512, 512),
+                "prior": "vamp",
+                "prior_components": 100,
                 "latent_dim": 64,
                 "lr_schedule": "cosine",
                 "ema_momentum": 0.999,
