@@ -19,11 +19,10 @@ import numpy as np
 from keras import ops
 
 from keras_vae import kl as kl_lib
+from keras_vae import priors
 from keras_vae.sampling import LOG_VAR_MAX
 from keras_vae.sampling import LOG_VAR_MIN
 from keras_vae.sampling import reparameterize
-
-_LOG_2PI = math.log(2.0 * math.pi)
 
 
 def _batches(dataset):
@@ -31,13 +30,6 @@ def _batches(dataset):
         if isinstance(batch, (tuple, list)):
             batch = batch[0]
         yield np.asarray(batch, "float32")
-
-
-def _log_normal(z, mean, log_var):
-    return ops.sum(
-        -0.5 * (_LOG_2PI + log_var + ops.square(z - mean) * ops.exp(-log_var)),
-        axis=-1,
-    )
 
 
 class _ChunkLogSumExp(keras.Model):
@@ -77,7 +69,7 @@ class _ChunkLogSumExp(keras.Model):
         log_w = (
             log_px
             + ops.reshape(log_pz, (k, batch))
-            - _log_normal(z, mean[None], log_var[None])
+            - priors.log_normal(z, mean[None], log_var[None])
         )
         return ops.logsumexp(log_w, axis=0)
 

@@ -103,9 +103,6 @@ class Prior(keras.layers.Layer):
             + ops.exp(0.5 * ops.take(log_vars, which, axis=0)) * eps
         )
 
-    def call(self, z, encoder=None):
-        return self.log_prob(z, encoder)
-
 
 @keras.saving.register_keras_serializable(package="keras_vae")
 class StandardNormal(Prior):
@@ -155,7 +152,10 @@ class VampPrior(Prior):
     likelihoods.
 
     Each training step runs the encoder on the K pseudo-inputs as well as on
-    the batch: K = 100 adds 100 rows to a batch of 128 in the encoder.
+    the batch, in one call: K = 100 adds 100 rows to a batch of 128 in the
+    encoder (and, for encoders with BatchNorm, to its batch statistics).
+    Evaluation, sampling and export compute the components with
+    `training=False`.
 
     Args:
         num_components: int >= 1, the number of pseudo-inputs K (the paper
