@@ -18,6 +18,7 @@ import math
 import keras
 from keras import ops
 
+from keras_vae import checks
 from keras_vae.sampling import LOG_VAR_MAX
 from keras_vae.sampling import LOG_VAR_MIN
 
@@ -55,14 +56,6 @@ def mixture_log_prob(z, means, log_vars):
     )
     count = ops.shape(means)[0]
     return ops.logsumexp(per_component, axis=1) - ops.log(ops.cast(count, "float32"))
-
-
-def _check_int(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(
-            f"`{name}` must be an int >= {minimum}. Received: {name}={value!r}"
-        )
-    return value
 
 
 class Prior(keras.layers.Layer):
@@ -181,7 +174,9 @@ class VampPrior(Prior):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.num_components = _check_int(num_components, "num_components", 1)
+        self.num_components = checks.check_positive_int(
+            num_components, "num_components"
+        )
         for name, value in (
             ("pseudo_input_mean", pseudo_input_mean),
             ("pseudo_input_stddev", pseudo_input_stddev),

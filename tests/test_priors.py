@@ -95,7 +95,7 @@ def test_vamp_prior_config_round_trip_and_errors():
     assert again.pseudo_input_stddev == 0.1
     assert isinstance(priors.get("vamp"), priors.VampPrior)
     assert priors.get("vamp").num_components == 500
-    with pytest.raises(ValueError, match="num_components` must be an int >= 1"):
+    with pytest.raises(ValueError, match="num_components` must be a positive int"):
         priors.VampPrior(0)
     with pytest.raises(ValueError, match="pseudo_input_stddev` must be >= 0"):
         priors.VampPrior(3, pseudo_input_stddev=-1.0)
