@@ -71,6 +71,11 @@ class Prior(keras.layers.Layer):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
 
+    def build_for(self, image_shape):
+        """Makes the prior's weights for images of `image_shape`; the VAE
+        calls it once. Priors without weights need nothing."""
+        del image_shape
+
     def components(self, encoder, latent_dim, training=False):
         """float32 `(means, log_vars)`, `[num_components, latent_dim]`."""
         raise NotImplementedError
@@ -114,9 +119,6 @@ class StandardNormal(Prior):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.built = True
-
-    def build_for(self, image_shape):
-        del image_shape
 
     def components(self, encoder, latent_dim, training=False):
         del encoder, training
