@@ -20,8 +20,7 @@ from keras import ops
 
 from keras_vae import kl as kl_lib
 from keras_vae import priors
-from keras_vae.sampling import LOG_VAR_MAX
-from keras_vae.sampling import LOG_VAR_MIN
+from keras_vae.sampling import posterior_parameters
 from keras_vae.sampling import reparameterize
 
 
@@ -49,8 +48,7 @@ class _ChunkLogSumExp(keras.Model):
     def call(self, x):
         vae, k = self.vae, self.samples
         mean, log_var = vae.encoder(x, training=False)
-        mean = ops.cast(mean, "float32")
-        log_var = ops.clip(ops.cast(log_var, "float32"), LOG_VAR_MIN, LOG_VAR_MAX)
+        mean, log_var = posterior_parameters(mean, log_var)
         batch, latent = ops.shape(x)[0], mean.shape[-1]
         z = reparameterize(  # [k, batch, latent]
             ops.broadcast_to(mean[None], (k, batch, latent)),

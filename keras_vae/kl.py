@@ -4,8 +4,7 @@ closed form, and the one-sample estimate for a mixture prior."""
 from keras import ops
 
 from keras_vae import priors
-from keras_vae.sampling import LOG_VAR_MAX
-from keras_vae.sampling import LOG_VAR_MIN
+from keras_vae.sampling import posterior_parameters
 
 
 def gaussian_kl(mean, log_var):
@@ -19,8 +18,7 @@ def gaussian_kl(mean, log_var):
         float32 tensor `[batch, latent_dim]`:
         `0.5 * (mean**2 + exp(log_var) - 1 - log_var)`.
     """
-    mean = ops.cast(mean, "float32")
-    log_var = ops.clip(ops.cast(log_var, "float32"), LOG_VAR_MIN, LOG_VAR_MAX)
+    mean, log_var = posterior_parameters(mean, log_var)
     return 0.5 * (ops.square(mean) + ops.exp(log_var) - 1.0 - log_var)
 
 
@@ -57,6 +55,6 @@ def kl_estimate(z, mean, log_var, prior_means, prior_log_vars):
         float32 `[batch]`, in nats. Unbiased for the KL; single values may be
         negative.
     """
-    mean, log_var = priors.posterior_parameters(mean, log_var)
+    mean, log_var = posterior_parameters(mean, log_var)
     log_q = priors.log_normal(z, mean, log_var)
     return log_q - priors.mixture_log_prob(z, prior_means, prior_log_vars)

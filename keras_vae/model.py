@@ -9,6 +9,7 @@ from keras_vae import kl as kl_lib
 from keras_vae import likelihoods
 from keras_vae import priors
 from keras_vae.sampling import Sampling
+from keras_vae.sampling import posterior_parameters
 
 
 def _scale_for_replicas(value):
@@ -213,7 +214,7 @@ class VAE(keras.Model):
                 z,
                 z_mean,
                 z_log_var,
-                *priors.posterior_parameters(means[-count:], log_vars[-count:]),
+                *posterior_parameters(means[-count:], log_vars[-count:]),
             )
             objective = ops.mean(kl)
         self.add_loss(ops.cast(self.kl_weight, "float32") * objective)

@@ -19,8 +19,7 @@ import keras
 from keras import ops
 
 from keras_vae import checks
-from keras_vae.sampling import LOG_VAR_MAX
-from keras_vae.sampling import LOG_VAR_MIN
+from keras_vae.sampling import posterior_parameters
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -237,13 +236,6 @@ class VampPrior(Prior):
             }
         )
         return config
-
-
-def posterior_parameters(means, log_vars):
-    """The encoder's outputs as float32, the log-variance clipped to [-30, 20]."""
-    return ops.cast(means, "float32"), ops.clip(
-        ops.cast(log_vars, "float32"), LOG_VAR_MIN, LOG_VAR_MAX
-    )
 
 
 _NAMES = {"standard_normal": StandardNormal, "vamp": VampPrior}

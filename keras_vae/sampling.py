@@ -9,14 +9,20 @@ LOG_VAR_MIN = -30.0
 LOG_VAR_MAX = 20.0
 
 
+def posterior_parameters(mean, log_var):
+    """`(mean, log_var)` as float32, the log-variance clipped to [-30, 20]."""
+    return ops.cast(mean, "float32"), ops.clip(
+        ops.cast(log_var, "float32"), LOG_VAR_MIN, LOG_VAR_MAX
+    )
+
+
 def reparameterize(mean, log_var, seed=None):
     """`mean + exp(0.5 * log_var) * eps`, `eps ~ N(0, I)` of `mean`'s shape.
 
     Float32 whatever the inputs; the log-variance is clipped to [-30, 20].
     `seed` is anything `keras.random.normal` takes (int, SeedGenerator, None).
     """
-    mean = ops.cast(mean, "float32")
-    log_var = ops.clip(ops.cast(log_var, "float32"), LOG_VAR_MIN, LOG_VAR_MAX)
+    mean, log_var = posterior_parameters(mean, log_var)
     eps = keras.random.normal(ops.shape(mean), dtype="float32", seed=seed)
     return mean + ops.exp(0.5 * log_var) * eps
 
