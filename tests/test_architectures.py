@@ -83,7 +83,7 @@ def test_dcgan_uses_batchnorm_and_leaky_relu_blocks():
     leaky = [x for x in vae.encoder.layers if isinstance(x, keras.layers.LeakyReLU)]
     assert len(leaky) == 4 and all(math.isclose(x.negative_slope, 0.2) for x in leaky)
     decoder_kinds = [type(layer).__name__ for layer in vae.decoder.layers]
-    assert decoder_kinds.count("Conv2DTranspose") == 4
+    assert decoder_kinds.count("SubPixelConv2DTranspose") == 4
     assert decoder_kinds.count("ReLU") == 4
     assert vae.latent_dim == 32
 

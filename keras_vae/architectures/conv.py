@@ -4,6 +4,7 @@ import keras
 
 from keras_vae.architectures.heads import check_halvings
 from keras_vae.architectures.heads import latent_heads
+from keras_vae.architectures.sub_pixel import SubPixelConv2DTranspose
 
 
 def build_conv(
@@ -72,7 +73,7 @@ def build_conv(
     )(z)
     h = keras.layers.Reshape(small, dtype=dtype)(h)
     for i, count in enumerate(reversed(filters)):
-        h = keras.layers.Conv2DTranspose(
+        h = SubPixelConv2DTranspose(
             count,
             kernel_size,
             strides=2,
@@ -81,7 +82,7 @@ def build_conv(
             dtype=dtype,
             name=f"decoder_deconv_{i}",
         )(h)
-    logits = keras.layers.Conv2DTranspose(
+    logits = SubPixelConv2DTranspose(
         channels, kernel_size, padding="same", dtype="float32", name="logits"
     )(h)
     decoder = keras.Model(z, logits, name="decoder")

@@ -4,6 +4,7 @@ import keras
 
 from keras_vae.architectures.heads import check_halvings
 from keras_vae.architectures.heads import latent_heads
+from keras_vae.architectures.sub_pixel import SubPixelConv2DTranspose
 
 
 def _default_halvings(input_shape):
@@ -97,7 +98,7 @@ def build_dcgan(
     )(h)
     h = keras.layers.ReLU(dtype=dtype)(h)
     for i, count in enumerate(reversed(widths[:-1])):
-        h = keras.layers.Conv2DTranspose(
+        h = SubPixelConv2DTranspose(
             count,
             4,
             strides=2,
@@ -110,7 +111,7 @@ def build_dcgan(
             momentum=bn_momentum, dtype=dtype, name=f"decoder_bn_{i}"
         )(h)
         h = keras.layers.ReLU(dtype=dtype)(h)
-    logits = keras.layers.Conv2DTranspose(
+    logits = SubPixelConv2DTranspose(
         channels, 4, strides=2, padding="same", dtype="float32", name="logits"
     )(h)
     decoder = keras.Model(z, logits, name="decoder")
