@@ -10,11 +10,13 @@ al., 2016). Same weights, same function (to float32 rounding).
 Why: XLA's CPU backend runs the gradients of a strided transposed
 convolution (a convolution with input dilation) through a slow generic loop.
 On the 2-core development CPU the forward and backward pass of the `conv`
-architecture's 64->32 decoder layer takes 258 ms as a transposed convolution
-and 84 ms in this form, and a whole `conv` training step on JAX is about 2.5x
-faster (benchmarks/RESULTS.md). TensorFlow's and PyTorch's oneDNN kernels run
-the transposed form well, and the sub-pixel form costs more multiply-adds
-(16/9 for 3x3 stride 2), so "auto" uses it on JAX's CPU backend only.
+architecture's 64->32 decoder layer took 258 ms as a transposed convolution
+and 84 ms in this form, and a `conv` epoch on JAX 3.3x less time, a `dcgan`
+one 2.3x (benchmarks/RESULTS.md). TensorFlow's and PyTorch's oneDNN kernels
+run the transposed form well, and the sub-pixel form costs more multiply-adds
+(16/9 for 3x3 stride 2, 9/4 for 4x4), so "auto" uses it on JAX's CPU backend
+only, and not for stride 1 or few filters, where XLA's transposed form was the
+faster.
 """
 
 import keras
@@ -22,6 +24,10 @@ import numpy as np
 from keras import ops
 
 FORMULATIONS = ("auto", "transposed", "sub_pixel")
+
+# "auto" keeps the transposed form for layers to fewer channels (the logits
+# layers): there XLA's transposed form was the faster one (benchmarks/RESULTS.md).
+AUTO_MIN_FILTERS = 8
 
 
 def phase_taps(kernel_size, stride):
@@ -107,8 +113,9 @@ class SubPixelConv2DTranspose(keras.layers.Conv2DTranspose):
             "sub_pixel" (one stride-1 convolution to `strides[0] *
             strides[1] * filters` channels, then depth-to-space; needs
             padding="same", channels_last, no dilation and no
-            output_padding), or "auto": "sub_pixel" where it is supported and
-            the backend is JAX on the CPU, else "transposed".
+            output_padding), or "auto": "sub_pixel" where it is supported,
+            the stride is more than 1, there are at least 8 filters and the
+            backend is JAX on the CPU; else "transposed".
         *args, **kwargs: those of `keras.layers.Conv2DTranspose`.
     """
 
@@ -136,7 +143,11 @@ class SubPixelConv2DTranspose(keras.layers.Conv2DTranspose):
             )
         self.formulation = formulation
         self._sub_pixel = formulation == "sub_pixel" or (
-            formulation == "auto" and supported and _sub_pixel_by_default()
+            formulation == "auto"
+            and supported
+            and tuple(self.strides) != (1, 1)
+            and self.filters >= AUTO_MIN_FILTERS
+            and _sub_pixel_by_default()
         )
 
     @property
