@@ -320,3 +320,28 @@ def test_torch_devices_compares_identical_runs_without_a_gpu(idx_dir):
     cpu, other = result["fit"]
     assert cpu.pop("device") == other.pop("device") == "cpu"
     assert cpu == other
+
+
+def test_sub_pixel_layers_times_both_formulations():
+    done, results = probe(
+        "sub_pixel_layers.py",
+        "--batch_size=2",
+        "--rounds=1",
+        "--calls=1",
+        "--cases=8:8:3:2:4,4:1:3:1:4",
+    )
+    assert done.returncode == 0 and len(results) == 2, done.stderr[-3000:]
+    strided, logits = results
+    for result in results:
+        assert result["backend"] == keras.backend.backend()
+        assert result["transposed_ms"] > 0 and result["sub_pixel_ms"] > 0
+        assert result["speedup"] > 0
+    assert strided["case"]["filters"] == 8
+    assert strided["auto_uses_sub_pixel"] == (keras.backend.backend() == "jax")
+    assert not logits["auto_uses_sub_pixel"]  # stride 1
+
+
+def test_sub_pixel_layers_rejects_a_malformed_case():
+    done, results = probe("sub_pixel_layers.py", "--cases=8:8:3")
+    assert done.returncode != 0 and not results
+    assert "in_channels:filters:kernel:stride:side. Received: '8:8:3'" in done.stderr
