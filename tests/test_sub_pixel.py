@@ -23,7 +23,7 @@ CASES = [
 
 def _pair(kind, kernel_size, strides, filters, activation="relu", use_bias=True):
     """Two layers with the same weights, one per formulation."""
-    layers = [
+    return [
         SubPixelConv2DTranspose(
             filters,
             kernel_size,
@@ -35,7 +35,6 @@ def _pair(kind, kernel_size, strides, filters, activation="relu", use_bias=True)
         )
         for formulation in (kind, "transposed")
     ]
-    return layers
 
 
 def test_phase_taps_of_the_conv_decoder_layer():
@@ -67,7 +66,7 @@ def test_sub_pixel_equals_the_transposed_convolution(
     assert got.shape == expected.shape
     assert expected.std() > 0.1  # not all clipped by the ReLU
     np.testing.assert_allclose(got, expected, atol=2e-5, rtol=1e-5)
-    # The layer does not always call its own output shape right by accident:
+    # Keras's compute_output_shape still describes the sub-pixel output.
     assert tuple(fast.compute_output_shape(x.shape)) == got.shape
 
 
