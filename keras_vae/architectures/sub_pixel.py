@@ -19,6 +19,8 @@ only, and not for stride 1 or few filters, where XLA's transposed form was the
 faster.
 """
 
+import functools
+
 import keras
 import numpy as np
 from keras import ops
@@ -51,9 +53,11 @@ def phase_taps(kernel_size, stride):
     return taps, min(offsets), max(offsets)
 
 
+@functools.cache
 def _selection(kernel_size, strides):
     """0/1 array `[window_h, window_w, s_h, s_w, k_h, k_w]` that places each
-    kernel tap at its phase and window position."""
+    kernel tap at its phase and window position. Cached: eager backends
+    call it on every step, and nothing writes to the array."""
     (taps_h, low_h, high_h), (taps_w, low_w, high_w) = (
         phase_taps(k, s) for k, s in zip(kernel_size, strides, strict=True)
     )
@@ -82,7 +86,7 @@ def sub_pixel_conv_transpose(inputs, kernel, strides):
     """
     k_h, k_w, filters, _ = kernel.shape
     s_h, s_w = strides
-    select, padding = _selection((k_h, k_w), (s_h, s_w))
+    select, padding = _selection((int(k_h), int(k_w)), (int(s_h), int(s_w)))
     # [window_h, window_w, in, s_h, s_w, out] -> one kernel to s_h*s_w*out.
     window = ops.einsum("efabij,ijoc->efcabo", ops.cast(select, kernel.dtype), kernel)
     window = ops.reshape(window, window.shape[:3] + (s_h * s_w * filters,))
