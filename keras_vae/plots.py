@@ -6,10 +6,10 @@ returns `path`. Images are float arrays in [0, 1], `[n, H, W, C]`.
 """
 
 import csv
-import statistics
 
 import numpy as np
 
+from keras_vae import priors
 from keras_vae.training.atomic import atomic_path
 from keras_vae.training.image_grids import make_grid
 
@@ -124,9 +124,12 @@ def most_active_dims(vae, images, count=2):
 
 
 def manifold(vae, path, n=15, dims=None, images=None):
-    """The decoder over an n x n grid of standard-normal quantiles in two
-    latent dimensions (the others at 0): dims (0, 1) for a 2-D latent, else
-    the two most active over `images`."""
+    """The decoder over an n x n grid of the prior's quantiles (5% to 95%)
+    in two latent dimensions, the others at the prior's mean: dims (0, 1)
+    for a 2-D latent, else the two most active over `images`. For N(0, I)
+    these are the standard-normal quantiles and 0; for a learned prior, the
+    quantiles of each dimension's marginal, so the grid covers where the
+    prior puts its mass."""
     plt = _pyplot()
     if dims is None:
         dims = (
@@ -134,10 +137,12 @@ def manifold(vae, path, n=15, dims=None, images=None):
             if vae.latent_dim == 2 or images is None
             else tuple(most_active_dims(vae, images))
         )
-    quantiles = [statistics.NormalDist().inv_cdf(p) for p in np.linspace(0.05, 0.95, n)]
-    z = np.zeros((n * n, vae.latent_dim), "float32")
-    for i, y in enumerate(reversed(quantiles)):
-        for j, x in enumerate(quantiles):
+    means, log_vars = vae.prior_components()
+    table = priors.marginal_quantiles(means, log_vars, np.linspace(0.05, 0.95, n))
+    xs, ys = table[:, dims[0]], table[::-1, dims[1]]
+    z = np.repeat(means.mean(axis=0, keepdims=True), n * n, axis=0)
+    for i, y in enumerate(ys):
+        for j, x in enumerate(xs):
             z[i * n + j, dims[0]] = x
             z[i * n + j, dims[1]] = y
     fig, ax = plt.subplots(figsize=(8, 8))
@@ -145,15 +150,13 @@ def manifold(vae, path, n=15, dims=None, images=None):
     grid = make_grid(vae.decode(z), columns=n, pad=0)
     _imshow(ax, grid)
     ticks = np.arange(n) * width + width / 2
-    ax.set_xticks(ticks, [f"{q:.1f}" for q in quantiles], fontsize=7)
+    ax.set_xticks(ticks, [f"{q:.1f}" for q in xs], fontsize=7)
     ax.set_yticks(
-        np.arange(n) * height + height / 2,
-        [f"{q:.1f}" for q in reversed(quantiles)],
-        fontsize=7,
+        np.arange(n) * height + height / 2, [f"{q:.1f}" for q in ys], fontsize=7
     )
     ax.set_xlabel(f"z[{dims[0]}]")
     ax.set_ylabel(f"z[{dims[1]}]")
-    ax.set_title("Decoded latent manifold (standard-normal quantiles)")
+    ax.set_title("Decoded latent manifold (the prior's 5%-95% quantiles)")
     return _save(fig, path)
 
 

@@ -16,6 +16,7 @@ with a standard-normal prior.
 import math
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_vae import checks
@@ -55,6 +56,54 @@ def mixture_log_prob(z, means, log_vars):
     )
     count = ops.shape(means)[0]
     return ops.logsumexp(per_component, axis=1) - ops.log(ops.cast(count, "float32"))
+
+
+_ERF = np.frompyfunc(math.erf, 1, 1)
+
+
+def marginal_quantiles(means, log_vars, probs, iterations=80):
+    """Quantiles of each latent dimension's marginal under a mixture prior.
+
+    The marginal of dimension d of a uniform mixture of diagonal Gaussians is
+    the 1-D mixture of the components' N(means[k, d], exp(log_vars[k, d]));
+    its quantiles are found by bisection on its CDF (for N(0, I): the
+    standard-normal quantiles).
+
+    Args:
+        means, log_vars: `[num_components, latent_dim]` NumPy arrays, as
+            `VAE.prior_components()` returns them.
+        probs: 1-D probabilities, each strictly between 0 and 1.
+        iterations: bisection steps (80 halve the bracket below float64's
+            resolution).
+
+    Returns:
+        float64 `[len(probs), latent_dim]`.
+    """
+    means = np.asarray(means, "float64")
+    log_vars = np.asarray(log_vars, "float64")
+    probs = np.asarray(probs, "float64")
+    if means.ndim != 2 or means.shape != log_vars.shape:
+        raise ValueError(
+            "`means` and `log_vars` must both be [num_components, latent_dim]. "
+            f"Received: shapes {means.shape} and {log_vars.shape}"
+        )
+    if probs.ndim != 1 or not np.all((probs > 0) & (probs < 1)):
+        raise ValueError(
+            f"`probs` must be a 1-D array of values in (0, 1). Received: {probs}"
+        )
+    std = np.exp(0.5 * log_vars)
+    shape = (probs.size, means.shape[1])
+    low = np.broadcast_to((means - 10.0 * std).min(axis=0), shape).copy()
+    high = np.broadcast_to((means + 10.0 * std).max(axis=0), shape).copy()
+    for _ in range(iterations):
+        middle = 0.5 * (low + high)
+        # [probs, components, latent] standardized distances -> mixture CDF.
+        t = (middle[:, None, :] - means[None]) / (std[None] * math.sqrt(2.0))
+        cdf = np.mean(0.5 * (1.0 + _ERF(t).astype("float64")), axis=1)
+        below = cdf < probs[:, None]
+        low = np.where(below, middle, low)
+        high = np.where(below, high, middle)
+    return 0.5 * (low + high)
 
 
 class Prior(keras.layers.Layer):

@@ -10,6 +10,7 @@ from conftest import run_script
 from conftest import tiny_vae
 
 from keras_vae import plots
+from keras_vae import priors
 
 RNG = np.random.default_rng(0)
 IMAGES = (RNG.random((60, 8, 8, 1)) > 0.5).astype("float32")
@@ -63,6 +64,25 @@ def test_latent_scatter_of_a_2d_latent_and_its_manifold(tmp_path):
     plots.latent_scatter(vae, IMAGES, LABELS, str(tmp_path / "s.png"))
     plots.manifold(vae, str(tmp_path / "m.png"), n=4)
     _check_png(str(tmp_path / "s.png"), (7, 6))
+    _check_png(str(tmp_path / "m.png"), (8, 8))
+
+
+def test_manifold_walks_the_quantiles_of_a_learned_prior(tmp_path, monkeypatch):
+    vae = tiny_vae("mlp", latent_dim=3, prior=priors.VampPrior(5))
+    decoded = []
+    decode = vae.decode
+    monkeypatch.setattr(vae, "decode", lambda z: decoded.append(z) or decode(z))
+    plots.manifold(vae, str(tmp_path / "m.png"), n=4, dims=(2, 0))
+    (z,) = decoded
+    means, log_vars = vae.prior_components()
+    table = priors.marginal_quantiles(means, log_vars, np.linspace(0.05, 0.95, 4))
+    grid = z.reshape(4, 4, 3)
+    # Columns sweep dims[0] left to right, rows dims[1] top (high) to bottom.
+    np.testing.assert_allclose(grid[0, :, 2], table[:, 2], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(grid[:, 0, 0], table[::-1, 0], rtol=1e-6, atol=1e-6)
+    # The third dimension sits at the mixture's mean, not at 0.
+    np.testing.assert_allclose(grid[..., 1], means[:, 1].mean(), rtol=1e-6)
+    assert abs(means[:, 1].mean()) > 1e-4
     _check_png(str(tmp_path / "m.png"), (8, 8))
 
 

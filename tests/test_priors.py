@@ -1,4 +1,5 @@
 import math
+import statistics
 
 import keras
 import numpy as np
@@ -176,3 +177,44 @@ def test_configs_without_a_prior_load_with_the_standard_normal():
     del config["prior"]  # as in files saved before priors existed
     again = type(vae).from_config(config)
     assert isinstance(again.prior, priors.StandardNormal)
+
+
+def test_marginal_quantiles_of_the_standard_normal():
+    probs = np.array([0.001, 0.05, 0.3, 0.5, 0.95])
+    got = priors.marginal_quantiles(np.zeros((1, 2)), np.zeros((1, 2)), probs)
+    want = [statistics.NormalDist().inv_cdf(p) for p in probs]
+    assert got.shape == (5, 2)
+    np.testing.assert_allclose(got, np.stack([want, want], axis=1), atol=1e-9)
+
+
+def test_marginal_quantiles_of_a_mixture_invert_its_cdf():
+    # Dimension 0: modes at -2 and +2 (symmetric, so the median is 0);
+    # dimension 1: a narrow and a wide component, off centre.
+    means = np.array([[-2.0, 1.0], [2.0, 4.0]])
+    log_vars = np.log(np.array([[1.0, 0.01], [1.0, 9.0]]))
+    probs = np.array([0.05, 0.25, 0.5, 0.75, 0.95])
+    got = priors.marginal_quantiles(means, log_vars, probs)
+    stds = np.exp(0.5 * log_vars)
+    components = [
+        [statistics.NormalDist(m, s) for m, s in zip(mk, sk, strict=True)]
+        for mk, sk in zip(means, stds, strict=True)
+    ]
+    for d in range(2):
+        cdf = [np.mean([c[d].cdf(q) for c in components]) for q in got[:, d]]
+        np.testing.assert_allclose(cdf, probs, atol=1e-9)
+    assert abs(got[2, 0]) < 1e-9
+    # The 25% quantile of dimension 1 lies inside the narrow component.
+    assert 0.9 < got[1, 1] < 1.1
+
+
+@pytest.mark.parametrize(
+    "means, log_vars, probs, match",
+    [
+        (np.zeros((2,)), np.zeros((2,)), [0.5], "num_components, latent_dim"),
+        (np.zeros((1, 2)), np.zeros((1, 3)), [0.5], "shapes"),
+        (np.zeros((1, 2)), np.zeros((1, 2)), [0.0, 0.5], r"values in \(0, 1\)"),
+    ],
+)
+def test_marginal_quantiles_rejects_bad_input(means, log_vars, probs, match):
+    with pytest.raises(ValueError, match=match):
+        priors.marginal_quantiles(means, log_vars, probs)
