@@ -6,6 +6,7 @@ returns `path`. Images are float arrays in [0, 1], `[n, H, W, C]`.
 """
 
 import csv
+import statistics
 
 import numpy as np
 
@@ -210,22 +211,26 @@ def attribute(vae, images, labels, path, source, target, num=8):
 
 def traversals(vae, image, path, dims=None, values=None):
     """One row per latent dimension: the image's code with that dimension
-    swept over `values` (default -3..3)."""
-    values = np.linspace(-3.0, 3.0, 9) if values is None else np.asarray(values)
+    swept over `values`. By default each dimension sweeps the quantiles of
+    its marginal under the prior at the standard-normal probabilities of
+    -3, -2.25, ..., 3: for N(0, I) the values -3..3, for a learned prior the
+    same share of its mass."""
     code = _codes(vae, np.asarray(image, "float32")[None])[0]
     dims = list(range(min(vae.latent_dim, 10))) if dims is None else list(dims)
+    if values is None:
+        probs = [statistics.NormalDist().cdf(v) for v in np.linspace(-3.0, 3.0, 9)]
+        table = priors.marginal_quantiles(*vae.prior_components(), probs)
+        title = "Latent traversals over the prior's quantiles (±3 normal sd)"
+    else:
+        table = np.repeat(np.asarray(values, "float64")[:, None], vae.latent_dim, 1)
+        title = f"Latent traversals, values {table[0, 0]:g} .. {table[-1, 0]:g}"
     rows = []
     for d in dims:
-        z = np.repeat(code[None], len(values), axis=0)
-        z[:, d] = values
+        z = np.repeat(code[None], len(table), axis=0)
+        z[:, d] = table[:, d]
         rows.append(vae.decode(z.astype("float32")))
-    return _grid_figure(
-        rows,
-        f"Latent traversals, values {values[0]:g} .. {values[-1]:g}",
-        [f"z[{d}]" for d in dims],
-        path,
-        width=8.0,
-    )
+    labels = [f"z[{d}]\n{table[0, d]:.1f}..{table[-1, d]:.1f}" for d in dims]
+    return _grid_figure(rows, title, labels, path, width=8.0)
 
 
 def read_history(history_csv):

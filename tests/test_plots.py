@@ -2,6 +2,7 @@
 backend; the scripts check their inputs before drawing."""
 
 import os
+import statistics
 
 import matplotlib.image
 import numpy as np
@@ -84,6 +85,34 @@ def test_manifold_walks_the_quantiles_of_a_learned_prior(tmp_path, monkeypatch):
     np.testing.assert_allclose(grid[..., 1], means[:, 1].mean(), rtol=1e-6)
     assert abs(means[:, 1].mean()) > 1e-4
     _check_png(str(tmp_path / "m.png"), (8, 8))
+
+
+@pytest.mark.parametrize("prior", ["standard_normal", "vamp"])
+def test_traversals_sweep_the_prior_quantiles(tmp_path, monkeypatch, prior):
+    vae = tiny_vae("mlp", latent_dim=3, prior=prior)
+    decoded = []
+    decode = vae.decode
+    monkeypatch.setattr(vae, "decode", lambda z: decoded.append(z) or decode(z))
+    plots.traversals(vae, IMAGES[0], str(tmp_path / "t.png"), dims=(0, 2))
+    code = vae.encode(IMAGES[:1])[0][0]
+    probs = [statistics.NormalDist().cdf(v) for v in np.linspace(-3, 3, 9)]
+    table = priors.marginal_quantiles(*vae.prior_components(), probs)
+    if prior == "standard_normal":  # the values before learned priors
+        np.testing.assert_allclose(table[:, 0], np.linspace(-3, 3, 9), atol=1e-6)
+    for d, z in zip((0, 2), decoded, strict=True):
+        np.testing.assert_allclose(z[:, d], table[:, d], rtol=1e-5, atol=1e-6)
+        others = [o for o in range(3) if o != d]
+        np.testing.assert_allclose(z[:, others], np.tile(code[others], (9, 1)))
+    _check_png(str(tmp_path / "t.png"), (8, 3.4))
+
+
+def test_traversals_over_given_values(tmp_path, monkeypatch):
+    vae = tiny_vae("mlp", latent_dim=2)
+    decoded = []
+    decode = vae.decode
+    monkeypatch.setattr(vae, "decode", lambda z: decoded.append(z) or decode(z))
+    plots.traversals(vae, IMAGES[0], str(tmp_path / "t.png"), values=[-1, 0, 2])
+    np.testing.assert_allclose(decoded[1][:, 1], [-1, 0, 2])
 
 
 def test_training_curves_from_a_history_with_a_rerun_epoch(tmp_path):
