@@ -139,8 +139,11 @@ def manifold(vae, path, n=15, dims=None, images=None):
             else tuple(most_active_dims(vae, images))
         )
     means, log_vars = vae.prior_components()
-    table = priors.marginal_quantiles(means, log_vars, np.linspace(0.05, 0.95, n))
-    xs, ys = table[:, dims[0]], table[::-1, dims[1]]
+    # Only the two swept dimensions: the bisection's cost grows with them.
+    columns = list(dims)
+    probs = np.linspace(0.05, 0.95, n)
+    table = priors.marginal_quantiles(means[:, columns], log_vars[:, columns], probs)
+    xs, ys = table[:, 0], table[::-1, 1]
     z = np.repeat(means.mean(axis=0, keepdims=True), n * n, axis=0)
     for i, y in enumerate(ys):
         for j, x in enumerate(xs):
@@ -219,17 +222,20 @@ def traversals(vae, image, path, dims=None, values=None):
     dims = list(range(min(vae.latent_dim, 10))) if dims is None else list(dims)
     if values is None:
         probs = [statistics.NormalDist().cdf(v) for v in np.linspace(-3.0, 3.0, 9)]
-        table = priors.marginal_quantiles(*vae.prior_components(), probs)
+        means, log_vars = vae.prior_components()
+        table = priors.marginal_quantiles(means[:, dims], log_vars[:, dims], probs)
         title = "Latent traversals over the prior's quantiles (±3 normal sd)"
     else:
-        table = np.repeat(np.asarray(values, "float64")[:, None], vae.latent_dim, 1)
+        table = np.repeat(np.asarray(values, "float64")[:, None], len(dims), 1)
         title = f"Latent traversals, values {table[0, 0]:g} .. {table[-1, 0]:g}"
     rows = []
-    for d in dims:
+    for column, d in enumerate(dims):
         z = np.repeat(code[None], len(table), axis=0)
-        z[:, d] = table[:, d]
+        z[:, d] = table[:, column]
         rows.append(vae.decode(z.astype("float32")))
-    labels = [f"z[{d}]\n{table[0, d]:.1f}..{table[-1, d]:.1f}" for d in dims]
+    labels = [
+        f"z[{d}]\n{table[0, c]:.1f}..{table[-1, c]:.1f}" for c, d in enumerate(dims)
+    ]
     return _grid_figure(rows, title, labels, path, width=8.0)
 
 
