@@ -68,11 +68,17 @@ def test_latent_scatter_of_a_2d_latent_and_its_manifold(tmp_path):
     _check_png(str(tmp_path / "m.png"), (8, 8))
 
 
-def test_manifold_walks_the_quantiles_of_a_learned_prior(tmp_path, monkeypatch):
-    vae = tiny_vae("mlp", latent_dim=3, prior=priors.VampPrior(5))
+def _record_decodes(vae, monkeypatch):
+    """The list that each `vae.decode(z)` call's `z` is appended to."""
     decoded = []
     decode = vae.decode
     monkeypatch.setattr(vae, "decode", lambda z: decoded.append(z) or decode(z))
+    return decoded
+
+
+def test_manifold_walks_the_quantiles_of_a_learned_prior(tmp_path, monkeypatch):
+    vae = tiny_vae("mlp", latent_dim=3, prior=priors.VampPrior(5))
+    decoded = _record_decodes(vae, monkeypatch)
     plots.manifold(vae, str(tmp_path / "m.png"), n=4, dims=(2, 0))
     (z,) = decoded
     means, log_vars = vae.prior_components()
@@ -90,9 +96,7 @@ def test_manifold_walks_the_quantiles_of_a_learned_prior(tmp_path, monkeypatch):
 @pytest.mark.parametrize("prior", ["standard_normal", "vamp"])
 def test_traversals_sweep_the_prior_quantiles(tmp_path, monkeypatch, prior):
     vae = tiny_vae("mlp", latent_dim=3, prior=prior)
-    decoded = []
-    decode = vae.decode
-    monkeypatch.setattr(vae, "decode", lambda z: decoded.append(z) or decode(z))
+    decoded = _record_decodes(vae, monkeypatch)
     plots.traversals(vae, IMAGES[0], str(tmp_path / "t.png"), dims=(0, 2))
     code = vae.encode(IMAGES[:1])[0][0]
     probs = [statistics.NormalDist().cdf(v) for v in np.linspace(-3, 3, 9)]
@@ -108,9 +112,7 @@ def test_traversals_sweep_the_prior_quantiles(tmp_path, monkeypatch, prior):
 
 def test_traversals_over_given_values(tmp_path, monkeypatch):
     vae = tiny_vae("mlp", latent_dim=2)
-    decoded = []
-    decode = vae.decode
-    monkeypatch.setattr(vae, "decode", lambda z: decoded.append(z) or decode(z))
+    decoded = _record_decodes(vae, monkeypatch)
     plots.traversals(vae, IMAGES[0], str(tmp_path / "t.png"), values=[-1, 0, 2])
     np.testing.assert_allclose(decoded[1][:, 1], [-1, 0, 2])
 
