@@ -95,10 +95,12 @@ def marginal_quantiles(means, log_vars, probs, iterations=80):
     shape = (probs.size, means.shape[1])
     low = np.broadcast_to((means - 10.0 * std).min(axis=0), shape).copy()
     high = np.broadcast_to((means + 10.0 * std).max(axis=0), shape).copy()
+    # [1, components, latent], so that each step's [probs, components, latent]
+    # standardized distances need one subtraction and one division.
+    centres, scales = means[None], std[None] * math.sqrt(2.0)
     for _ in range(iterations):
         middle = 0.5 * (low + high)
-        # [probs, components, latent] standardized distances -> mixture CDF.
-        t = (middle[:, None, :] - means[None]) / (std[None] * math.sqrt(2.0))
+        t = (middle[:, None, :] - centres) / scales
         cdf = np.mean(0.5 * (1.0 + _ERF(t).astype("float64")), axis=1)
         below = cdf < probs[:, None]
         low = np.where(below, middle, low)
