@@ -23,6 +23,16 @@ MODELS = {
 DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
 FILES = {"train": "train-images-idx3-ubyte", "test": "t10k-images-idx3-ubyte"}
 RESULT_PREFIX = "RESULT "
+# glibc serves an allocation above its mmap threshold with fresh pages and
+# unmaps them on free. The threshold moves with the process's allocation
+# history, so from run to run a PyTorch step's large buffers either stay in
+# the heap or are faulted in afresh (6 million page faults in 235 `conv`
+# steps) and the reference runs 1.8x slower (RESULTS.md, session 16). Model
+# runs fix both thresholds at 1 GiB (`run.py --fixed_malloc`).
+FIXED_MALLOC = {
+    "MALLOC_MMAP_THRESHOLD_": str(2**30),
+    "MALLOC_TRIM_THRESHOLD_": str(2**30),
+}
 
 
 def data_dir(given=None):
@@ -155,6 +165,7 @@ def emit(result):
     if result["device"] != "cpu":
         result["gpu_float32_math"] = gpu_float32_math()
     result["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    result["malloc_env"] = {k: os.environ.get(k) for k in FIXED_MALLOC}
     print(RESULT_PREFIX + json.dumps(result, sort_keys=True), flush=True)
 
 

@@ -60,6 +60,13 @@ flags.DEFINE_integer(
     "Package steps per compiled call (the PyTorch backend always runs 1).",
 )
 flags.DEFINE_enum("jit_compile", "auto", ["auto", "true", "false"], "Package XLA.")
+flags.DEFINE_bool(
+    "fixed_malloc",
+    True,
+    "Run the model workloads' jobs (package and reference alike) with glibc's "
+    "mmap and trim thresholds fixed (common.FIXED_MALLOC), so that the "
+    "reference's speed does not flip with its allocation history.",
+)
 flags.DEFINE_string(
     "data_dir",
     None,
@@ -127,11 +134,15 @@ def model_spec(workload, precision, round_index):
     return spec
 
 
+def model_env():
+    return dict(common.FIXED_MALLOC) if FLAGS.fixed_malloc else {}
+
+
 def package_run(spec, backend):
     spec = dict(spec)
     if backend == "torch":
         spec["steps_per_execution"] = 1  # Keras allows nothing else on torch.
-    return report(run_job("package_job.py", spec, backend))
+    return report(run_job("package_job.py", spec, backend, model_env()))
 
 
 PEAK_FIELDS = {
@@ -267,7 +278,8 @@ def run_models(workload):
         for precision in FLAGS.precision:
             if FLAGS.reference and precision == "float32":
                 spec = model_spec(workload, "float32", round_index)
-                results.append(report(run_job("torch_reference.py", spec)))
+                reference = run_job("torch_reference.py", spec, env=model_env())
+                results.append(report(reference))
             for backend in FLAGS.backend:
                 spec = model_spec(workload, precision, round_index)
                 results.append(package_run(spec, backend))

@@ -60,6 +60,11 @@ DCGAN_MACS = (
     + 7 * 7 * 16 * 128 * 64  # transposed, from 7x7
     + 14 * 14 * 16 * 64  # logits, from 14x14
 )
+# What `run.py --fixed_malloc` (the default) sets for every model job.
+FIXED_MALLOC = {
+    "MALLOC_MMAP_THRESHOLD_": "1073741824",
+    "MALLOC_TRIM_THRESHOLD_": "1073741824",
+}
 TRAIN_GFLOP_PER_IMAGE = {
     "mlp": 2 * (3 * MLP_MACS - 784 * 400) / 1e9,
     "conv": 2 * (3 * CONV_MACS - 14 * 14 * 9 * 32) / 1e9,
@@ -124,6 +129,7 @@ def test_model_workloads_print_runs_and_summaries(idx_dir, workload):
     for run in runs:
         assert MODEL_FIELDS <= set(run), MODEL_FIELDS - set(run)
         assert run["images_per_sec"] > 0 and np.isfinite(run["test_neg_elbo"])
+        assert run["malloc_env"] == FIXED_MALLOC  # package and reference alike
     package = runs[-1]
     assert package["backend"] == backend and len(package["epoch_s"]) == 2
     assert 0 <= package["input_share_bound"]
@@ -166,6 +172,7 @@ def test_precisions_are_compared_with_float32(idx_dir):
         "--precision=float32,mixed_bfloat16",
         "--noreference",
         "--nopeak",
+        "--nofixed_malloc",
         f"--data_dir={idx_dir}",
         "--epochs=2",
         "--steps=2",
@@ -179,6 +186,9 @@ def test_precisions_are_compared_with_float32(idx_dir):
     )
     assert {"speed_vs_float32", "neg_elbo_minus_float32"} <= set(bf16)
     assert not any(line["impl"] == "torch_reference" for line in lines)
+    inherited = {name: os.environ.get(name) for name in FIXED_MALLOC}
+    runs = [line for line in lines if not line.get("summary")]
+    assert runs and all(r["malloc_env"] == inherited for r in runs)
 
 
 def test_rounds_run_successive_seeds_and_report_the_elbo_spread(idx_dir):
