@@ -22,6 +22,7 @@ from keras_vae.training.distribution import worker_role
 from keras_vae.training.image_grids import ImageGrids
 from keras_vae.training.nan_guard import TerminateOnNaN
 from keras_vae.training.nan_guard import steps_finished
+from keras_vae.training.progress import ProgbarLogger
 
 
 def _prepare_workdir(config, log=print):
@@ -296,7 +297,7 @@ def run(config, callbacks=(), log=print, flags_text=None):
             train,
             epochs=config.epochs,
             validation_data=validation,
-            callbacks=package_callbacks + list(callbacks),
+            callbacks=package_callbacks + list(callbacks) + _progress(callbacks),
             verbose=config.verbose,
         )
     finally:  # CSVLogger closes its file in on_train_end only, not on errors.
@@ -350,6 +351,14 @@ def _deterministic_ops():
         torch.use_deterministic_algorithms(True)
     # JAX (XLA) is deterministic on CPU; on GPU set XLA_FLAGS=
     # --xla_gpu_deterministic_ops=true before starting.
+
+
+def _progress(callbacks):
+    """The package's progress bar, last as Keras puts its own, unless the
+    caller gave one."""
+    if any(isinstance(c, keras.callbacks.ProgbarLogger) for c in callbacks):
+        return []
+    return [ProgbarLogger()]
 
 
 class _EpochSeeds(keras.callbacks.Callback):
