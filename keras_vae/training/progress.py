@@ -2,6 +2,8 @@
 
 import keras
 
+from keras_vae.training.nan_guard import steps_finished
+
 
 class ProgbarLogger(keras.callbacks.ProgbarLogger):
     """`keras.callbacks.ProgbarLogger` that shows the steps a call ran.
@@ -14,8 +16,12 @@ class ProgbarLogger(keras.callbacks.ProgbarLogger):
     Keras's. `fit` uses it in place of its own when it is in `callbacks`.
     """
 
+    def set_params(self, params):
+        super().set_params(params)
+        self.params = params  # Keras's own keeps only the ones it shows.
+
     def _capped(self, batch):
-        return min(batch, self.target - 1) if self.target else batch
+        return steps_finished(batch, self.params) - 1
 
     def on_train_batch_end(self, batch, logs=None):
         super().on_train_batch_end(self._capped(batch), logs)
