@@ -2,7 +2,7 @@
 
 import keras
 
-from keras_vae.training.nan_guard import steps_finished
+from keras_vae.training.steps import steps_finished
 
 
 class ProgbarLogger(keras.callbacks.ProgbarLogger):

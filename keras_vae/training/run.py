@@ -21,8 +21,8 @@ from keras_vae.training.distribution import replicas
 from keras_vae.training.distribution import worker_role
 from keras_vae.training.image_grids import ImageGrids
 from keras_vae.training.nan_guard import TerminateOnNaN
-from keras_vae.training.nan_guard import steps_finished
 from keras_vae.training.progress import ProgbarLogger
+from keras_vae.training.steps import steps_finished
 
 
 def _prepare_workdir(config, log=print):
