@@ -27,7 +27,7 @@ RESULT_PREFIX = "RESULT "
 # unmaps them on free. The threshold moves with the process's allocation
 # history, so from run to run a PyTorch step's large buffers either stay in
 # the heap or are faulted in afresh (6 million page faults in 235 `conv`
-# steps) and the reference runs 1.8x slower (RESULTS.md, session 16). Model
+# steps) and the reference runs 1.8x slower (HISTORY.md, `conv`, session 16). Model
 # runs fix both thresholds at 1 GiB (`run.py --fixed_malloc`).
 FIXED_MALLOC = {
     "MALLOC_MMAP_THRESHOLD_": str(2**30),

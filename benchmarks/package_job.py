@@ -29,7 +29,7 @@ class Clock(keras.callbacks.Callback):
     `scripts/train.py` do. `fit(verbose=0)` with no per-batch callback
     would go on making the next call's input meanwhile instead; on this
     2-core CPU that overlap was 0-8% slower for JAX `mlp`, not faster
-    (benchmarks/RESULTS.md).
+    (benchmarks/HISTORY.md, "Session 4: what changed").
     """
 
     def __init__(self, clock, batch_size, epoch_images):

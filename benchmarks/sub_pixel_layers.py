@@ -5,7 +5,7 @@ transposed-convolution layer, in the transposed and in the sub-pixel form,
 the two alternated `--rounds` times in one process, fastest of each kept.
 The default cases are the `conv` and `dcgan` decoders' layers and the
 logits-layer shapes (few filters, stride 1) that set "auto"'s rule
-(benchmarks/RESULTS.md, `conv`, session 13):
+(benchmarks/HISTORY.md, `conv`, session 13):
 
     KERAS_BACKEND=jax python benchmarks/sub_pixel_layers.py
 

@@ -8,8 +8,8 @@ running log-sum-exp, so K = 1000 never holds more than `batch x chunk`
 decoder outputs in memory and nothing loops over examples in Python. Each
 chunk runs through Keras's compiled predict function (`jax.jit`,
 `tf.function`; PyTorch without gradient tracking): on JAX that fuses the
-element-wise work, which ran op by op before (benchmarks/RESULTS.md,
-"Likelihood").
+element-wise work, which ran op by op before (benchmarks/HISTORY.md,
+"Likelihood", session 8).
 """
 
 import math

@@ -19,7 +19,7 @@ def _per_example(x, logits):
     The likelihoods compute on these flat rows and sum over the last axis.
     XLA on CPU runs the same elementwise terms and sum over `[128, 28, 28, 1]`
     far more slowly: on JAX it made the whole MLP VAE training step about a
-    third slower (benchmarks/RESULTS.md).
+    third slower (benchmarks/HISTORY.md, "Session 5: what changed").
     """
     x = ops.cast(x, "float32")
     logits = ops.cast(logits, "float32")

@@ -12,7 +12,7 @@ convolution (a convolution with input dilation) through a slow generic loop.
 On the 2-core development CPU the forward and backward pass of the `conv`
 architecture's 64->32 decoder layer took 258 ms as a transposed convolution
 and 84 ms in this form, and a `conv` epoch on JAX 3.3x less time, a `dcgan`
-one 2.3x (benchmarks/RESULTS.md). TensorFlow's and PyTorch's oneDNN kernels
+one 2.3x (benchmarks/HISTORY.md). TensorFlow's and PyTorch's oneDNN kernels
 run the transposed form well, and the sub-pixel form costs more multiply-adds
 (16/9 for 3x3 stride 2, 9/4 for 4x4), so "auto" uses it on JAX's CPU backend
 only, and not for stride 1 or few filters, where XLA's transposed form was the
@@ -28,7 +28,7 @@ from keras import ops
 FORMULATIONS = ("auto", "transposed", "sub_pixel")
 
 # "auto" keeps the transposed form for layers to fewer channels (the logits
-# layers): there XLA's transposed form was the faster one (benchmarks/RESULTS.md).
+# layers): there XLA's transposed form was the faster one (benchmarks/HISTORY.md).
 AUTO_MIN_FILTERS = 8
 
 

@@ -17,7 +17,7 @@ AUTOTUNE = tf.data.AUTOTUNE
 # its end, idle, until the autotuner's next wake-up (its period doubles from
 # 10 ms, so epochs of about 1.3 s took 2.57 s), on the TensorFlow and the JAX
 # backend alike; 5 of 19 steady JAX `mlp` epochs in one measurement, none of
-# 19 (twice) without it (benchmarks/RESULTS.md). AUTOTUNE parallelism then means one
+# 19 (twice) without it (benchmarks/HISTORY.md). AUTOTUNE parallelism then means one
 # call per CPU core, which these vectorised, per-batch maps do not outgrow.
 _OPTIONS = tf.data.Options()
 _OPTIONS.autotune.enabled = False
