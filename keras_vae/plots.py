@@ -124,6 +124,12 @@ def most_active_dims(vae, images, count=2):
     return [int(d) for d in np.argsort(-_codes(vae, images).var(axis=0))[:count]]
 
 
+def _value_label(value):
+    """`value` to one decimal, without the "-0.0" of tiny negative values."""
+    text = f"{value:.1f}"
+    return "0.0" if text == "-0.0" else text
+
+
 def manifold(vae, path, n=15, dims=None, images=None):
     """The decoder over an n x n grid of the prior's quantiles (5% to 95%)
     in two latent dimensions, the others at the prior's mean: dims (0, 1)
@@ -154,9 +160,9 @@ def manifold(vae, path, n=15, dims=None, images=None):
     grid = make_grid(vae.decode(z), columns=n, pad=0)
     _imshow(ax, grid)
     ticks = np.arange(n) * width + width / 2
-    ax.set_xticks(ticks, [f"{q:.1f}" for q in xs], fontsize=7)
+    ax.set_xticks(ticks, [_value_label(q) for q in xs], fontsize=7)
     ax.set_yticks(
-        np.arange(n) * height + height / 2, [f"{q:.1f}" for q in ys], fontsize=7
+        np.arange(n) * height + height / 2, [_value_label(q) for q in ys], fontsize=7
     )
     ax.set_xlabel(f"z[{dims[0]}]")
     ax.set_ylabel(f"z[{dims[1]}]")
@@ -234,7 +240,8 @@ def traversals(vae, image, path, dims=None, values=None):
         z[:, d] = table[:, column]
         rows.append(vae.decode(z.astype("float32")))
     labels = [
-        f"z[{d}]\n{table[0, c]:.1f}..{table[-1, c]:.1f}" for c, d in enumerate(dims)
+        f"z[{d}]\n{_value_label(table[0, c])}..{_value_label(table[-1, c])}"
+        for c, d in enumerate(dims)
     ]
     return _grid_figure(rows, title, labels, path, width=8.0)
 

@@ -93,6 +93,21 @@ def test_manifold_walks_the_quantiles_of_a_learned_prior(tmp_path, monkeypatch):
     _check_png(str(tmp_path / "m.png"), (8, 8))
 
 
+def test_manifold_ticks_show_the_median_as_0_not_minus_0(tmp_path, monkeypatch):
+    # The 50% quantile of N(0, 1) comes out as a tiny negative number.
+    figures = []
+    save = plots._save
+    monkeypatch.setattr(
+        plots, "_save", lambda fig, p: figures.append(fig) or save(fig, p)
+    )
+    plots.manifold(tiny_vae("mlp", latent_dim=2), str(tmp_path / "m.png"), n=15)
+    (ax,) = figures[0].axes
+    for ticks in (ax.get_xticklabels(), ax.get_yticklabels()):
+        labels = [t.get_text() for t in ticks]
+        assert labels[7] == "0.0" and "-0.0" not in labels, labels
+        assert labels[0] == "-1.6" or labels[-1] == "-1.6", labels
+
+
 @pytest.mark.parametrize("prior", ["standard_normal", "vamp"])
 def test_traversals_sweep_the_prior_quantiles(tmp_path, monkeypatch, prior):
     vae = tiny_vae("mlp", latent_dim=3, prior=prior)
