@@ -271,18 +271,31 @@ def summarize(workload, results, peaks=None):
         report(summary)
 
 
+def reference_run(spec):
+    return report(run_job("torch_reference.py", spec, env=model_env()))
+
+
+def round_jobs(workload, round_index):
+    """The runs of one round, as `(function, spec, *args)`: the reference,
+    then each precision's package runs; odd rounds run them in reverse, so
+    that no side always takes a round's first or last slot (a process that
+    starts after a pause or right after another's evaluation can run a few
+    percent slower)."""
+    jobs = []
+    for precision in FLAGS.precision:
+        spec = model_spec(workload, precision, round_index)
+        if FLAGS.reference and precision == "float32":
+            jobs.append((reference_run, spec))
+        jobs.extend((package_run, spec, backend) for backend in FLAGS.backend)
+    return jobs[::-1] if round_index % 2 else jobs
+
+
 def run_models(workload):
     peaks = measure_peaks() if FLAGS.peak else {}
     results = []
     for round_index in range(FLAGS.repeats):
-        for precision in FLAGS.precision:
-            if FLAGS.reference and precision == "float32":
-                spec = model_spec(workload, "float32", round_index)
-                reference = run_job("torch_reference.py", spec, env=model_env())
-                results.append(report(reference))
-            for backend in FLAGS.backend:
-                spec = model_spec(workload, precision, round_index)
-                results.append(package_run(spec, backend))
+        for function, *args in round_jobs(workload, round_index):
+            results.append(function(*args))
     summarize(workload, results, peaks)
 
 

@@ -5,6 +5,7 @@ asserted (they belong to benchmarks/, not to tests)."""
 import importlib.util
 import json
 import os
+import statistics
 import subprocess
 import sys
 
@@ -211,6 +212,51 @@ def test_rounds_run_successive_seeds_and_report_the_elbo_spread(idx_dir):
     assert elbos[0] != elbos[1]  # different seeds, different runs
     summary = next(line for line in lines if line.get("summary"))
     assert summary["test_neg_elbo_range"] == elbos
+
+
+def test_odd_rounds_run_their_jobs_in_reverse_order(idx_dir):
+    backend = keras.backend.backend()
+    lines = bench(
+        "--workload=mlp",
+        f"--backend={backend}",
+        "--precision=float32,mixed_bfloat16",
+        "--reference" if HAS_TORCH else "--noreference",
+        "--nopeak",
+        "--repeats=2",
+        f"--data_dir={idx_dir}",
+        "--epochs=2",
+        "--steps=2",
+        "--batch_size=32",
+        "--test_examples=32",
+    )
+    runs = [line for line in lines if not line.get("summary")]
+    first = (["torch_reference/float32"] if HAS_TORCH else []) + [
+        "keras_vae/float32",
+        "keras_vae/mixed_bfloat16",
+    ]
+    order = [first, first[::-1]]
+    assert [r["round"] for r in runs] == [i for i in range(2) for _ in first]
+    assert [f"{r['impl']}/{r['precision']}" for r in runs] == sum(order, [])
+    if HAS_TORCH:  # each package run is still paired with its own round
+
+        def speed(impl, round_index):
+            (run,) = [
+                r
+                for r in runs
+                if (r["impl"], r["precision"], r["round"])
+                == (impl, "float32", round_index)
+            ]
+            return run["images_per_sec"]
+
+        ratios = [speed("keras_vae", i) / speed("torch_reference", i) for i in (0, 1)]
+        summary = next(
+            line
+            for line in lines
+            if line.get("summary")
+            and (line["impl"], line.get("precision")) == ("keras_vae", "float32")
+        )
+        expected = statistics.median(ratios)
+        assert summary["speed_vs_reference"] == pytest.approx(expected, abs=5.1e-4)
 
 
 @TF_ONLY
