@@ -278,9 +278,10 @@ def reference_run(spec):
 def round_jobs(workload, round_index):
     """The runs of one round, as `(function, spec, *args)`: the reference,
     then each precision's package runs; odd rounds run them in reverse, so
-    that no side always takes a round's first or last slot (a process that
-    starts after a pause or right after another's evaluation can run a few
-    percent slower)."""
+    that no side always takes a round's first or last slot. (In one probe
+    the first process of a round ran a few percent slower; in session 18's
+    `conv` run the order made no difference. Counterbalancing removes the
+    question either way.)"""
     jobs = []
     for precision in FLAGS.precision:
         spec = model_spec(workload, precision, round_index)
