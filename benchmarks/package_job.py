@@ -1,9 +1,13 @@
 """One training run of a workload with keras_vae, on the backend that
 `KERAS_BACKEND` names: `build_vae`, `compile`, `fit`, then the test ELBO.
 
-Input is the package's own pipeline (`keras_vae.data.load`, tf.data), or
-with `"input": "arrays"` NumPy arrays given to `fit` (for machines without
-TensorFlow, such as the GPU machine).
+Input is the package's own pipeline (`keras_vae.data.load`, tf.data); with
+`"input": "arrays"` NumPy arrays given to `fit` (for machines without
+TensorFlow, such as the GPU machine); with `"input": "device"` the arrays held
+on the accelerator and batched there (`keras_vae.data.DeviceBatches`), as the
+PyTorch reference holds its data. `"sub_pixel": "always"` makes the decoders'
+"auto" transposed convolutions take the sub-pixel form on any device (by
+default only JAX's CPU backend does).
 """
 
 import time
@@ -16,6 +20,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_vae  # noqa: E402
+from keras_vae.architectures import sub_pixel  # noqa: E402
 
 IMPORT_S = time.perf_counter() - STARTED
 
@@ -64,11 +69,15 @@ def _arrays(spec, split, limit):
 
 
 def _datasets(spec):
-    if spec.get("input", "tfdata") == "arrays":
-        return (
-            _arrays(spec, "train", spec.get("train_examples")),
-            _arrays(spec, "test", spec.get("test_examples")),
-        )
+    feed = spec.get("input", "tfdata")
+    if feed in ("arrays", "device"):
+        train = _arrays(spec, "train", spec.get("train_examples"))
+        test = _arrays(spec, "test", spec.get("test_examples"))
+        if feed == "device":
+            train = keras_vae.data.DeviceBatches(
+                train, spec["batch_size"], seed=spec["seed"]
+            )
+        return train, test
     source = "fashion_mnist"
     if spec.get("data_dir"):
         source = "idx:" + spec["data_dir"]
@@ -85,9 +94,13 @@ def _datasets(spec):
 def input_seconds(train, batch_size, seed):
     """Seconds to produce one epoch of device batches from the same source
     with no training: shuffle and slice for arrays, iterate for tf.data, then
-    `convert_to_tensor` (the host-to-device copy on a GPU)."""
+    `convert_to_tensor` (the host-to-device copy on a GPU); for
+    `DeviceBatches`, its shuffle and slices on the device."""
     start = time.perf_counter()
-    if isinstance(train, np.ndarray):
+    if isinstance(train, keras_vae.data.DeviceBatches):
+        train.on_epoch_begin()
+        batches = (train[i][0] for i in range(len(train)))
+    elif isinstance(train, np.ndarray):
         order = np.random.default_rng(seed).permutation(len(train))
         batches = (
             train[np.sort(order[i : i + batch_size])]
@@ -109,6 +122,8 @@ def main():
     keras.config.set_dtype_policy(precision)
     train, test = _datasets(spec)
 
+    if spec.get("sub_pixel", "auto") == "always":
+        sub_pixel._sub_pixel_by_default = lambda: True
     clock = common.StepClock()
     options = {"hidden_units": (400,)} if spec["workload"] == "mlp" else {}
     vae = keras_vae.build_vae(
@@ -129,6 +144,8 @@ def main():
         epoch_images = spec["steps"] * spec["batch_size"]
     elif isinstance(train, np.ndarray):
         epoch_images = len(train)
+    elif isinstance(train, keras_vae.data.DeviceBatches):
+        epoch_images = train.count
     else:
         folder = common.data_dir(spec.get("data_dir"))
         epoch_images = len(
@@ -151,6 +168,9 @@ def main():
             "jit_compile": vae.jit_compile,
             "steps_per_execution": spe,
             "input": spec.get("input", "tfdata"),
+            "sub_pixel_layers": sum(
+                getattr(layer, "uses_sub_pixel", False) for layer in vae.decoder.layers
+            ),
             "import_s": round(IMPORT_S, 3),
             "first_step_s": round(clock.first_step_s, 3),
             "images_per_sec": round(clock.images_per_sec or 0, 1),

@@ -51,8 +51,17 @@ flags.DEFINE_enum(
 flags.DEFINE_enum(
     "input",
     "tfdata",
-    ["tfdata", "arrays"],
-    "Package input: keras_vae.data.load, or NumPy arrays (machines without TF).",
+    ["tfdata", "arrays", "device"],
+    "Package input: keras_vae.data.load; NumPy arrays (machines without TF); or "
+    "the arrays held and batched on the accelerator (keras_vae.data."
+    "DeviceBatches), as the reference holds its data.",
+)
+flags.DEFINE_enum(
+    "sub_pixel",
+    "auto",
+    ["auto", "always"],
+    "Decoders' transposed convolutions: as 'auto' picks (sub-pixel form on "
+    "JAX's CPU backend only), or in sub-pixel form on any device.",
 )
 flags.DEFINE_integer(
     "steps_per_execution",
@@ -131,6 +140,7 @@ def model_spec(workload, precision, round_index):
     jit = {"auto": "auto", "true": True, "false": False}[FLAGS.jit_compile]
     spec.update(jit_compile=jit, steps_per_execution=FLAGS.steps_per_execution)
     spec["reference_init"] = FLAGS.reference_init
+    spec["sub_pixel"] = FLAGS.sub_pixel
     return spec
 
 

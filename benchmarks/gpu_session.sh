@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# The measurements of one lent-GPU session (issue #7), in order of priority,
+# in one command that ends inside the device tool's 10-minute limit:
+#
+#   1. `conv` and `dcgan` on JAX in float32 / mixed_float16 / mixed_bfloat16
+#      with the data held on the GPU (`--input=device`), beside the
+#      plain-PyTorch reference;
+#   2. ten seeds of the torch backend's `conv` each way (weights drawn by
+#      CUDA, weights drawn on the CPU), 20 runs side by side (ELBOs only);
+#   3. the sub-pixel form of the decoders on JAX's GPU backend;
+#   4. `conv` at batch 1024, to see where mixed precision starts to pay.
+#
+# Sections 1, 3 and 4 run one process at a time (timings); section 2 runs
+# after section 1 and before 3, while no timing runs. A section starts only if
+# the time left allows it. Run from the repository root on the device machine,
+# with the Keras wheels in .whl/ and the Fashion-MNIST IDX files in .data/:
+#
+#   bash benchmarks/gpu_session.sh          (writes under $OUT)
+#   SMOKE=1 bash benchmarks/gpu_session.sh  (tiny runs, any machine)
+#
+# $OUT gets at most 8 files: gpu.txt, models.jsonl, seeds.jsonl, log.txt.
+set -u
+OUT=${OUT:-/tmp/gpu_session}
+mkdir -p "$OUT"
+START=$(date +%s)
+BUDGET=${BUDGET:-540}
+LOG="$OUT/log.txt"
+export PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=3 KERAS_BACKEND=${KERAS_BACKEND:-jax}
+if ls .whl/*.whl >/dev/null 2>&1 && ! python3 -c "import keras" 2>/dev/null; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
+    --upgrade --target /tmp/site .whl/*.whl >>"$LOG" 2>&1 || exit 1
+  export PYTHONPATH=/tmp/site
+fi
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+DATA="$PWD/.data"
+[ -d "$DATA" ] || DATA=/usr/share/datasets/fashion-mnist
+PYTHON=${PYTHON:-python3}
+
+if [ -n "${SMOKE:-}" ]; then
+  SIZE=(--epochs=2 --steps=3 --train_examples=2048 --test_examples=256)
+  PROBE=(--epochs=1 --train_examples=512 --test_examples=256)
+  SEEDS=${SEEDS:-2}
+else
+  SIZE=(--epochs=3)
+  PROBE=(--epochs=3)
+  SEEDS=${SEEDS:-10}
+fi
+
+{
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm,temperature.gpu \
+    --format=csv 2>&1
+  "$PYTHON" -c "import sys, keras, jax, torch; print(sys.version); print('keras', keras.__version__, 'jax', jax.__version__, jax.devices(), 'torch', torch.__version__, torch.cuda.is_available())" 2>&1
+  nproc
+} >"$OUT/gpu.txt"
+
+left() { echo $((BUDGET - ($(date +%s) - START))); }
+
+models() {  # name, seconds it needs, run.py flags...
+  local name=$1 need=$2
+  shift 2
+  if [ "$(left)" -lt "$need" ]; then
+    echo "skip $name: $(left) s left, needs $need" | tee -a "$LOG"
+    return
+  fi
+  echo "== $name $(date +%T) ($(left) s left)" | tee -a "$LOG"
+  (cd benchmarks && timeout "$(left)" "$PYTHON" run.py --data_dir="$DATA" "${SIZE[@]}" "$@") \
+    2>>"$LOG" | sed "s/^{/{\"section\": \"$name\", /" >>"$OUT/models.jsonl"
+  echo "   $name rc=${PIPESTATUS[0]} $(date +%T)" | tee -a "$LOG"
+}
+
+seeds() {  # the torch backend's conv ELBO over seeds, CUDA- and CPU-drawn weights
+  if [ "$(left)" -lt 150 ]; then
+    echo "skip seeds: $(left) s left" | tee -a "$LOG"
+    return
+  fi
+  echo "== seeds $(date +%T) ($(left) s left)" | tee -a "$LOG"
+  local pids=() seed init
+  for seed in $(seq 0 $((SEEDS - 1))); do
+    for init in "" --cpu_init; do
+      (cd benchmarks && KERAS_BACKEND=torch timeout 240 "$PYTHON" policy_probe.py \
+        --workload=conv --precision=float32 --seed="$seed" $init --data_dir="$DATA" \
+        "${PROBE[@]}" 2>>"$LOG" | grep '^RESULT ' | sed 's/^RESULT //' >>"$OUT/seeds.jsonl") &
+      pids+=($!)
+    done
+  done
+  wait "${pids[@]}"
+  echo "   seeds done $(date +%T): $(wc -l <"$OUT/seeds.jsonl") results" | tee -a "$LOG"
+}
+
+models conv 150 --workload=conv --backend=jax --input=device \
+  --precision=float32,mixed_float16,mixed_bfloat16
+models dcgan 120 --workload=dcgan --backend=jax --input=device --nopeak \
+  --precision=float32,mixed_float16,mixed_bfloat16
+seeds
+models sub_pixel_conv 80 --workload=conv --backend=jax --input=device --nopeak \
+  --noreference --sub_pixel=always --precision=float32,mixed_float16
+models sub_pixel_dcgan 80 --workload=dcgan --backend=jax --input=device --nopeak \
+  --noreference --sub_pixel=always --precision=float32,mixed_bfloat16
+models conv_batch1024 100 --workload=conv --backend=jax --input=device --nopeak \
+  --batch_size=1024 --precision=float32,mixed_float16,mixed_bfloat16
+nvidia-smi --query-gpu=clocks.sm,temperature.gpu --format=csv >>"$OUT/gpu.txt" 2>&1
+echo "end $(date +%T), $(($(date +%s) - START)) s" | tee -a "$LOG"
+# The summaries, last in the reply.
+grep '"summary": true' "$OUT/models.jsonl" | "$PYTHON" -c '
+import json, sys
+for line in sys.stdin:
+    r = json.loads(line)
+    keys = ("section", "impl", "backend", "precision", "images_per_sec",
+            "speed_vs_float32", "speed_vs_reference", "test_neg_elbo")
+    print({k: r[k] for k in keys if k in r})
+'
