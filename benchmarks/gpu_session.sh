@@ -17,6 +17,7 @@
 #
 #   bash benchmarks/gpu_session.sh          (writes under $OUT)
 #   SMOKE=1 bash benchmarks/gpu_session.sh  (tiny runs, any machine)
+#   SECTIONS="conv_sub dcgan_sub" bash benchmarks/gpu_session.sh  (some)
 #
 # $OUT gets at most 8 files: gpu.txt, models.jsonl, seeds.jsonl, log.txt.
 set -u
@@ -87,17 +88,34 @@ seeds() {  # the torch backend's conv ELBO over seeds, CUDA- and CPU-drawn weigh
   echo "   seeds done $(date +%T): $(wc -l <"$OUT/seeds.jsonl") results" | tee -a "$LOG"
 }
 
-models conv 150 --workload=conv --backend=jax --input=device \
-  --precision=float32,mixed_float16,mixed_bfloat16
-models dcgan 120 --workload=dcgan --backend=jax --input=device --nopeak \
-  --precision=float32,mixed_float16,mixed_bfloat16
-seeds
-models sub_pixel_conv 80 --workload=conv --backend=jax --input=device --nopeak \
-  --noreference --sub_pixel=always --precision=float32,mixed_float16
-models sub_pixel_dcgan 80 --workload=dcgan --backend=jax --input=device --nopeak \
-  --noreference --sub_pixel=always --precision=float32,mixed_bfloat16
-models conv_batch1024 100 --workload=conv --backend=jax --input=device --nopeak \
-  --batch_size=1024 --precision=float32,mixed_float16,mixed_bfloat16
+ALL="conv dcgan seeds sub_pixel_conv sub_pixel_dcgan conv_batch1024"
+for section in ${SECTIONS:-$ALL}; do
+  case $section in
+    conv) models conv 150 --workload=conv --backend=jax --input=device \
+      --precision=float32,mixed_float16,mixed_bfloat16 ;;
+    dcgan) models dcgan 120 --workload=dcgan --backend=jax --input=device --nopeak \
+      --precision=float32,mixed_float16,mixed_bfloat16 ;;
+    seeds) seeds ;;
+    sub_pixel_conv) models sub_pixel_conv 80 --workload=conv --backend=jax \
+      --input=device --nopeak --noreference --sub_pixel=always \
+      --precision=float32,mixed_float16 ;;
+    sub_pixel_dcgan) models sub_pixel_dcgan 80 --workload=dcgan --backend=jax \
+      --input=device --nopeak --noreference --sub_pixel=always \
+      --precision=float32,mixed_bfloat16 ;;
+    conv_batch1024) models conv_batch1024 100 --workload=conv --backend=jax \
+      --input=device --nopeak --batch_size=1024 \
+      --precision=float32,mixed_float16,mixed_bfloat16 ;;
+    # Session 19's second call: the sub-pixel form with the reference and all
+    # three precisions, then the transposed form in float32 for an A/B.
+    conv_sub) models conv_sub 110 --workload=conv --backend=jax --input=device \
+      --nopeak --sub_pixel=always --precision=float32,mixed_float16,mixed_bfloat16 ;;
+    dcgan_sub) models dcgan_sub 90 --workload=dcgan --backend=jax --input=device \
+      --nopeak --sub_pixel=always --precision=float32,mixed_float16,mixed_bfloat16 ;;
+    conv_auto) models conv_auto 50 --workload=conv --backend=jax --input=device \
+      --nopeak --noreference --precision=float32 ;;
+    *) echo "unknown section $section" | tee -a "$LOG" ;;
+  esac
+done
 nvidia-smi --query-gpu=clocks.sm,temperature.gpu --format=csv >>"$OUT/gpu.txt" 2>&1
 echo "end $(date +%T), $(($(date +%s) - START)) s" | tee -a "$LOG"
 # The summaries, last in the reply.
