@@ -61,7 +61,7 @@ flags.DEFINE_enum(
     "auto",
     ["auto", "always"],
     "Decoders' transposed convolutions: as 'auto' picks (sub-pixel form on "
-    "JAX's CPU backend only), or in sub-pixel form on any device.",
+    "JAX's CPU and GPU backends), or in sub-pixel form on any device.",
 )
 flags.DEFINE_integer(
     "steps_per_execution",

@@ -97,7 +97,21 @@ def test_gradients_match_the_transposed_convolution():
         np.testing.assert_allclose(got, expected, atol=1e-5, rtol=1e-5)
 
 
-def test_auto_uses_the_sub_pixel_form_on_jax_cpu_only():
+@pytest.mark.parametrize(
+    "platform, expected", [("cpu", True), ("gpu", True), ("tpu", False)]
+)
+def test_auto_picks_the_form_by_jax_platform(monkeypatch, platform, expected):
+    """Measured faster on JAX's CPU and GPU backends; TPUs are unmeasured."""
+    if keras.backend.backend() != "jax":
+        pytest.skip("the platform rule applies to the JAX backend")
+    import jax
+
+    monkeypatch.setattr(jax, "default_backend", lambda: platform)
+    layer = SubPixelConv2DTranspose(8, 3, strides=2, padding="same")
+    assert layer.uses_sub_pixel == expected
+
+
+def test_auto_uses_the_sub_pixel_form_on_jax_only():
     layer = SubPixelConv2DTranspose(8, 3, strides=2, padding="same")
     assert layer.formulation == "auto"
     assert layer.uses_sub_pixel == (keras.backend.backend() == "jax")

@@ -12,11 +12,13 @@ convolution (a convolution with input dilation) through a slow generic loop.
 On the 2-core development CPU the forward and backward pass of the `conv`
 architecture's 64->32 decoder layer took 258 ms as a transposed convolution
 and 84 ms in this form, and a `conv` epoch on JAX 3.3x less time, a `dcgan`
-one 2.3x (benchmarks/HISTORY.md). TensorFlow's and PyTorch's oneDNN kernels
-run the transposed form well, and the sub-pixel form costs more multiply-adds
-(16/9 for 3x3 stride 2, 9/4 for 4x4), so "auto" uses it on JAX's CPU backend
-only, and not for stride 1 or few filters, where XLA's transposed form was the
-faster.
+one 2.3x (benchmarks/HISTORY.md). On an H200 with JAX the form trained
+`conv` 1.19x and `dcgan` 1.12-1.14x faster too (two calls each;
+benchmarks/RESULTS.md, GPU). TensorFlow's and PyTorch's oneDNN kernels run
+the transposed form well, and the sub-pixel form costs more multiply-adds
+(16/9 for 3x3 stride 2, 9/4 for 4x4), so "auto" uses it on JAX's CPU and GPU
+backends only (TPUs are unmeasured), and not for stride 1 or few filters,
+where XLA's transposed form was the faster on the CPU.
 """
 
 import functools
@@ -102,7 +104,7 @@ def _sub_pixel_by_default():
         return False
     import jax
 
-    return jax.default_backend() == "cpu"
+    return jax.default_backend() in ("cpu", "gpu")
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
@@ -119,7 +121,7 @@ class SubPixelConv2DTranspose(keras.layers.Conv2DTranspose):
             padding="same", channels_last, no dilation and no
             output_padding), or "auto": "sub_pixel" where it is supported,
             the stride is more than 1, there are at least 8 filters and the
-            backend is JAX on the CPU; else "transposed".
+            backend is JAX on a CPU or GPU; else "transposed".
         *args, **kwargs: those of `keras.layers.Conv2DTranspose`.
     """
 
