@@ -134,6 +134,9 @@ def test_model_workloads_print_runs_and_summaries(idx_dir, workload):
     package = runs[-1]
     assert package["backend"] == backend and len(package["epoch_s"]) == 2
     assert 0 <= package["input_share_bound"]
+    # "auto" takes the sub-pixel form on JAX only (here: its CPU backend).
+    strided = {"mlp": 0, "conv": 2, "dcgan": 1}[workload]
+    assert package["sub_pixel_layers"] == (strided if backend == "jax" else 0)
     summary = next(
         line for line in lines if line.get("summary") and line["impl"] == "keras_vae"
     )
@@ -164,6 +167,28 @@ def test_model_workloads_print_runs_and_summaries(idx_dir, workload):
         assert summary["speed_vs_reference_best_epoch"] == pytest.approx(
             reference["epoch_s"][1] / package["epoch_s"][1], abs=5.1e-4
         )
+
+
+def test_device_input_and_the_sub_pixel_switch(idx_dir):
+    """`--input=device` trains from `DeviceBatches`; `--sub_pixel=always`
+    puts the strided decoder layers in sub-pixel form on any backend."""
+    lines = bench(
+        "--workload=conv",
+        f"--backend={keras.backend.backend()}",
+        "--input=device",
+        "--sub_pixel=always",
+        "--noreference",
+        "--nopeak",
+        f"--data_dir={idx_dir}",
+        "--epochs=2",
+        "--batch_size=32",
+        "--test_examples=64",
+    )
+    (run,) = [line for line in lines if not line.get("summary")]
+    assert run["input"] == "device" and run["sub_pixel"] == "always"
+    assert run["sub_pixel_layers"] == 2
+    assert len(run["epoch_s"]) == 2 and run["images_per_sec"] > 0
+    assert np.isfinite(run["test_neg_elbo"]) and 0 <= run["input_share_bound"]
 
 
 def test_precisions_are_compared_with_float32(idx_dir):
