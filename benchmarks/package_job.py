@@ -7,7 +7,7 @@ TensorFlow, such as the GPU machine); with `"input": "device"` the arrays held
 on the accelerator and batched there (`keras_vae.data.DeviceBatches`), as the
 PyTorch reference holds its data. `"sub_pixel": "always"` makes the decoders'
 "auto" transposed convolutions take the sub-pixel form on any device (by
-default only JAX's CPU backend does).
+default only JAX's CPU and GPU backends do).
 """
 
 import time
@@ -95,7 +95,7 @@ def input_seconds(train, batch_size, seed):
     """Seconds to produce one epoch of device batches from the same source
     with no training: shuffle and slice for arrays, iterate for tf.data, then
     `convert_to_tensor` (the host-to-device copy on a GPU); for
-    `DeviceBatches`, its shuffle and slices on the device."""
+    `DeviceBatches`, its shuffle and split on the device."""
     start = time.perf_counter()
     if isinstance(train, keras_vae.data.DeviceBatches):
         train.on_epoch_begin()
