@@ -56,6 +56,17 @@ flags.DEFINE_bool(
     "to the device, instead of Keras's per-call CUDA generator.",
 )
 flags.DEFINE_bool("no_tf32", False, "torch backend: no TF32 in cuDNN convolutions.")
+flags.DEFINE_string(
+    "save_init",
+    None,
+    "Write the initial weights to this .weights.h5 file before training.",
+)
+flags.DEFINE_string(
+    "init_from",
+    None,
+    "Start from the weights in this .weights.h5 file (written by --save_init, "
+    "on any backend) instead of this backend's draw for --seed.",
+)
 flags.DEFINE_bool(
     "cudnn_deterministic", False, "torch backend: deterministic cuDNN algorithms."
 )
@@ -157,6 +168,11 @@ def main(argv):
         keras.utils.set_random_seed(FLAGS.seed)
         with keras.device("cpu"):
             vae.set_weights(_build(FLAGS.precision, latent).get_weights())
+    if FLAGS.init_from:
+        switches.append("init_from")
+        vae.load_weights(FLAGS.init_from)
+    if FLAGS.save_init:
+        vae.save_weights(FLAGS.save_init)
     vae.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         steps_per_execution=FLAGS.steps_per_execution,
@@ -184,6 +200,7 @@ def main(argv):
             "seed": FLAGS.seed,
             "shuffle": FLAGS.shuffle,
             "switches": switches,
+            "init_from": FLAGS.init_from,
             "steps": FLAGS.epochs * -(-len(train) // batch_size),
             "epochs_log": epoch_log.rows,
             "test_neg_elbo": neg_elbo,

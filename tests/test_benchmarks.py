@@ -15,6 +15,8 @@ import pytest
 from conftest import REPO
 from test_data_idx import write_idx
 
+import keras_vae
+
 MODEL_FIELDS = {
     "impl",
     "backend",
@@ -377,6 +379,31 @@ def test_policy_probe_reports_loss_scale_and_a_float32_copy(idx_dir):
     assert peaks["encoder/0/encoder_conv_0"][0] == "float16"
     assert peaks["decoder/4/logits"][0] == "float32"  # logits stay float32
     assert all(count == 0 for _, _, count in peaks.values())
+
+
+def test_policy_probe_starts_from_saved_initial_weights(idx_dir, tmp_path):
+    """--save_init writes the draw; --init_from starts another seed from it
+    (on any backend: the file is a backend-neutral .weights.h5)."""
+    first, second = tmp_path / "seed0.weights.h5", tmp_path / "again.weights.h5"
+    runs = []
+    for args in (
+        ["--seed=0", f"--save_init={first}"],
+        ["--seed=1", f"--init_from={first}", f"--save_init={second}"],
+    ):
+        done, results = probe(
+            "policy_probe.py", "--epochs=1", f"--data_dir={idx_dir}", *args
+        )
+        assert done.returncode == 0 and results, done.stderr[-3000:]
+        runs.append(results[0])
+    assert runs[0]["init_from"] is None and "init_from" not in runs[0]["switches"]
+    assert runs[1]["init_from"] == str(first) and "init_from" in runs[1]["switches"]
+    weights = []
+    for path in (first, second):
+        vae = keras_vae.build_vae("conv", (28, 28, 1), 16, seed=5)
+        vae.load_weights(str(path))
+        weights.append(vae.get_weights())
+    for a, b in zip(*weights, strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.skipif(keras.backend.backend() == "torch", reason="torch accepts it")
