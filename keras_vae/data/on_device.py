@@ -8,9 +8,9 @@ there. A data set that fits in device memory (Fashion-MNIST in float32 is 188
 MB) can do the same through Keras: this `keras.utils.PyDataset` copies the
 images to the default device once, shuffles them there once per epoch (one
 gather, then one split into the epoch's batches) and hands `fit` batches
-that never leave the device. Keras's JAX
-trainer passes device arrays through (`jax.device_put` of a device array is a
-no-op), and its torch trainer takes the tensors as they are.
+that never leave the device. Keras's JAX trainer passes device arrays
+through (`jax.device_put` of a device array is a no-op), and its torch
+trainer takes the tensors as they are.
 
 Backend-neutral (`keras.ops` only). On TensorFlow prefer `keras_vae.data.load`:
 tf.data already prefetches, and a PyDataset goes through a Python generator.
