@@ -61,7 +61,6 @@ class DeviceBatches(keras.utils.PyDataset):
         self.shuffle = shuffle
         self.seed = seed
         self.count = len(images)
-        self.image_shape = tuple(images.shape[1:])
         self._rng = np.random.default_rng(seed)
         self._images = ops.convert_to_tensor(images, dtype="float32")
         self._batches = self._split(self._images)
