@@ -63,7 +63,8 @@ class DeviceBatches(keras.utils.PyDataset):
         self.count = len(images)
         self._rng = np.random.default_rng(seed)
         self._images = ops.convert_to_tensor(images, dtype="float32")
-        self._batches = self._split(self._images)
+        # Cut on first use: with shuffle=True the first epoch cuts its own.
+        self._batches = None
 
     def __len__(self):
         return -(-self.count // self.batch_size)
@@ -89,4 +90,6 @@ class DeviceBatches(keras.utils.PyDataset):
             raise IndexError(
                 f"Batch index must be in [0, {len(self)}). Received: index={index}"
             )
+        if self._batches is None:
+            self._batches = self._split(self._images)
         return (self._batches[index],)
