@@ -88,6 +88,81 @@ def test_fit_runs_several_steps_per_execution(images):
     assert int(keras.ops.convert_to_numpy(vae.optimizer.iterations)) == 2 * 7
 
 
+def test_dynamic_binarization_draws_each_epoch_on_the_device():
+    # Row i holds probability p_i everywhere; rows stay in order (no shuffle).
+    p = np.array([0.0, 0.3, 0.7, 1.0], "float32")
+    x = np.repeat(p, 40 * 8 * 8).reshape(160, 8, 8, 1)
+    batches = data.DeviceBatches(
+        x, batch_size=64, shuffle=False, seed=0, binarize="dynamic"
+    )
+    epochs = [np.concatenate(_epoch(batches)) for _ in range(3)]
+    for images in epochs:
+        assert set(np.unique(images)) <= {0.0, 1.0}
+        means = images.reshape(4, -1).mean(axis=1)  # 2,560 draws a row
+        np.testing.assert_allclose(means, p, atol=0.04)
+        assert means[0] == 0.0 and means[3] == 1.0
+    assert not np.array_equal(epochs[0], epochs[1])
+    assert not np.array_equal(epochs[1], epochs[2])
+
+
+def _gray(images):
+    """Pixels of probability 0.2 and 0.8: their binarizations vary."""
+    return images * 0.6 + 0.2
+
+
+def test_epochs_are_fixed_by_seed_and_epoch_so_a_resumed_run_sees_the_same(images):
+    x = _gray(images[:64])
+    options = dict(batch_size=16, seed=5, binarize="dynamic")
+    whole = data.DeviceBatches(x, **options)
+    want = [np.concatenate(_epoch(whole)) for _ in range(3)]
+    again = data.DeviceBatches(x, **options)
+    np.testing.assert_array_equal(np.concatenate(_epoch(again)), want[0])
+    resumed = data.DeviceBatches(x, initial_epoch=2, **options)
+    assert resumed.epoch == 2
+    np.testing.assert_array_equal(np.concatenate(_epoch(resumed)), want[2])
+    assert resumed.epoch == 3
+    other_seed = data.DeviceBatches(x, **{**options, "seed": 6})
+    assert not np.array_equal(np.concatenate(_epoch(other_seed)), want[0])
+
+
+def test_a_peek_before_the_first_epoch_shows_that_epochs_batches(images):
+    """Keras's TensorFlow adapter reads batch 0 before the epoch begins: it
+    must see the epoch's data, and the peek must not use up an epoch."""
+    x = _gray(images[:64])
+    options = dict(batch_size=16, seed=2, binarize="dynamic")
+    peeked = data.DeviceBatches(x, **options)
+    (first,) = peeked[0]
+    epoch = _epoch(peeked)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(first), epoch[0])
+    fresh = _epoch(data.DeviceBatches(x, **options))
+    np.testing.assert_array_equal(np.concatenate(epoch), np.concatenate(fresh))
+
+
+def test_fit_with_dynamic_binarization_trains_on_zeros_and_ones(images):
+    vae = tiny_vae()
+    vae.compile(optimizer=keras.optimizers.Adam(1e-2))
+    x = _gray(images[:64])
+    batches = data.DeviceBatches(x, batch_size=16, seed=0, binarize="dynamic")
+    history = vae.fit(batches, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert batches.epoch == 2
+    (last,) = batches[0]  # the second epoch's first batch
+    assert set(np.unique(keras.ops.convert_to_numpy(last))) == {0.0, 1.0}
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"binarize": "static"}, "binarize='static'"),
+        ({"initial_epoch": -1}, "initial_epoch=-1"),
+        ({"initial_epoch": 1.0}, "initial_epoch=1.0"),
+    ],
+)
+def test_bad_binarize_and_initial_epoch_are_refused(images, options, message):
+    with pytest.raises(ValueError, match=message):
+        data.DeviceBatches(images, batch_size=4, **options)
+
+
 @pytest.mark.parametrize("batch_size", [0, -1, 2.5, None])
 def test_bad_batch_size_is_refused(images, batch_size):
     with pytest.raises(ValueError, match=f"batch_size={batch_size!r}"):

@@ -7,8 +7,9 @@ a hand-written PyTorch loop keeps the whole set on the GPU and slices it
 there. A data set that fits in device memory (Fashion-MNIST in float32 is 188
 MB) can do the same through Keras: this `keras.utils.PyDataset` copies the
 images to the default device once, shuffles them there once per epoch (one
-gather, then one split into the epoch's batches) and hands `fit` batches
-that never leave the device. Keras's JAX trainer passes device arrays
+gather, then one split into the epoch's batches; optionally one Bernoulli
+draw of the whole epoch, dynamic binarization) and hands `fit` batches that
+never leave the device. Keras's JAX trainer passes device arrays
 through (`jax.device_put` of a device array is a no-op), and its torch
 trainer takes the tensors as they are.
 
@@ -23,10 +24,15 @@ from keras import ops
 from keras_vae.data.arrays import check_images_array
 
 _SPEC = "DeviceBatches"
+BINARIZE = (None, "dynamic")
 
 
 class DeviceBatches(keras.utils.PyDataset):
     """Shuffled batches of images that stay on the accelerator.
+
+    Every epoch's order (and, with `binarize="dynamic"`, its Bernoulli
+    sample) is a function of `(seed, epoch)` alone, so a run resumed at epoch
+    k with `initial_epoch=k` sees the data an uninterrupted run would.
 
     Args:
         images: array `(N, H, W)` or `(N, H, W, C)`, uint8 or float in
@@ -35,7 +41,14 @@ class DeviceBatches(keras.utils.PyDataset):
         batch_size: images per batch; the last batch of an epoch holds the
             rest (`N % batch_size`), as `fit` on arrays does.
         shuffle: draw a new order at the start of every epoch.
-        seed: seed of the orders; the same seed gives the same epochs.
+        seed: seed of the orders and binarizations; the same seed gives the
+            same epochs. None: drawn once, at random.
+        binarize: None, or "dynamic": a new Bernoulli sample of every image
+            (pixel values are the probabilities) each epoch, drawn on the
+            device. Binarize once on the host for a static or thresholded
+            set.
+        initial_epoch: epochs already trained; the first epoch begun is
+            this one's (resuming a run).
         **kwargs: those of `keras.utils.PyDataset` (`workers`,
             `use_multiprocessing`, `max_queue_size`). The defaults, one
             worker and no processes, keep batching in the trainer's thread,
@@ -47,12 +60,31 @@ class DeviceBatches(keras.utils.PyDataset):
     >>> vae.fit(batches, epochs=10)
     """
 
-    def __init__(self, images, batch_size, shuffle=True, seed=None, **kwargs):
+    def __init__(
+        self,
+        images,
+        batch_size,
+        shuffle=True,
+        seed=None,
+        binarize=None,
+        initial_epoch=0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(
                 f"`batch_size` must be a positive integer. Received: "
                 f"batch_size={batch_size!r}"
+            )
+        if binarize not in BINARIZE:
+            raise ValueError(
+                f"`binarize` must be one of {list(BINARIZE)}. Received: "
+                f"binarize={binarize!r}"
+            )
+        if not isinstance(initial_epoch, int) or initial_epoch < 0:
+            raise ValueError(
+                f"`initial_epoch` must be an integer >= 0. Received: "
+                f"initial_epoch={initial_epoch!r}"
             )
         images = check_images_array(_SPEC, np.asarray(images), "images")
         if images.dtype == np.uint8:
@@ -60,11 +92,16 @@ class DeviceBatches(keras.utils.PyDataset):
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed
+        self.binarize = binarize
         self.count = len(images)
-        self._rng = np.random.default_rng(seed)
+        self.image_shape = tuple(images.shape[1:])
+        # The epoch the next `on_epoch_begin` starts.
+        self.epoch = initial_epoch
+        self._seed = int(np.random.randint(2**31)) if seed is None else seed
         self._images = ops.convert_to_tensor(images, dtype="float32")
-        # Cut on first use: with shuffle=True the first epoch cuts its own.
+        # Cut on first use (a peek before the first epoch makes that epoch's).
         self._batches = None
+        self._batches_epoch = None
 
     def __len__(self):
         return -(-self.count // self.batch_size)
@@ -79,11 +116,30 @@ class DeviceBatches(keras.utils.PyDataset):
             return [images]
         return ops.split(images, boundaries, axis=0)
 
-    def on_epoch_begin(self):
+    def _epoch_images(self, epoch):
+        """The images of `epoch`, in its order and binarization."""
+        images = self._images
         if self.shuffle:
-            order = self._rng.permutation(self.count).astype("int32")
-            shuffled = ops.take(self._images, ops.convert_to_tensor(order), axis=0)
-            self._batches = self._split(shuffled)
+            rng = np.random.default_rng([self._seed, epoch])
+            order = rng.permutation(self.count).astype("int32")
+            images = ops.take(images, ops.convert_to_tensor(order), axis=0)
+        if self.binarize == "dynamic":
+            # Its own stream: 1 tells it apart from the order's (seed, epoch).
+            noise_seed = np.random.default_rng([self._seed, epoch, 1]).integers(2**31)
+            noise = keras.random.uniform(ops.shape(images), seed=int(noise_seed))
+            images = ops.cast(ops.less(noise, images), "float32")
+        return images
+
+    def _cut(self, epoch):
+        if not (self.shuffle or self.binarize):
+            epoch = 0  # Every epoch the same: cut once.
+        if self._batches_epoch != epoch:
+            self._batches = self._split(self._epoch_images(epoch))
+            self._batches_epoch = epoch
+
+    def on_epoch_begin(self):
+        self._cut(self.epoch)
+        self.epoch += 1
 
     def __getitem__(self, index):
         if not 0 <= index < len(self):
@@ -91,5 +147,7 @@ class DeviceBatches(keras.utils.PyDataset):
                 f"Batch index must be in [0, {len(self)}). Received: index={index}"
             )
         if self._batches is None:
-            self._batches = self._split(self._images)
+            # A peek before any epoch began (Keras's TensorFlow adapter reads
+            # batch 0 for its spec): the coming epoch's batches, kept for it.
+            self._cut(self.epoch)
         return (self._batches[index],)
