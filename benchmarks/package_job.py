@@ -140,6 +140,8 @@ def main():
         fit_args["steps_per_epoch"] = spec["steps"]
     if isinstance(train, np.ndarray):
         fit_args.update(batch_size=spec["batch_size"], shuffle=True)
+    if isinstance(train, keras_vae.data.DeviceBatches):
+        fit_args["shuffle"] = False  # it shuffles itself
     if spec.get("steps"):
         epoch_images = spec["steps"] * spec["batch_size"]
     elif isinstance(train, np.ndarray):

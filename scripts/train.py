@@ -79,6 +79,13 @@ _define(
 )
 _define("integer", "steps_per_execution", 50, "Steps per compiled call (PyTorch: 1).")
 _define("integer", "max_examples", None, "Use only the first N examples.")
+_define(
+    "bool",
+    "data_on_device",
+    False,
+    "Hold the training split on the accelerator, shuffled, batched and "
+    "dynamically binarized there (JAX or PyTorch on a GPU).",
+)
 _define("integer", "seed", 0, "Random seed.")
 _define(
     "bool",

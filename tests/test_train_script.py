@@ -102,6 +102,12 @@ def test_later_flags_win_over_flagfiles(monkeypatch):
     assert (config.epochs, config.beta, config.max_examples) == (3, 0.5, 512)
 
 
+def test_data_on_device_flag(monkeypatch):
+    monkeypatch.chdir(REPO)
+    assert not _parse(["--flagfile=configs/smoke.flags"]).data_on_device
+    assert _parse(["--flagfile=configs/smoke.flags", "--data_on_device"]).data_on_device
+
+
 def test_the_script_trains_and_its_flags_file_reproduces_the_run(tmp_path):
     dataset = f"npz:{tiny_npz(str(tmp_path))}"
     flagfile = tmp_path / "base.flags"
@@ -146,6 +152,10 @@ def test_the_script_trains_and_its_flags_file_reproduces_the_run(tmp_path):
         (["--binarize=sometimes"], "binarize"),
         (["--prior=flow"], "prior"),
         (["--prior=vamp", "--free_bits=1"], "--free_bits must be 0 with --prior=vamp"),
+        (
+            ["--data_on_device", "--distribution=mirrored"],
+            "--data_on_device must be false with --distribution=mirrored",
+        ),
     ],
 )
 def test_bad_flags_exit_1_with_one_clear_message(tmp_path, args, message):

@@ -348,3 +348,87 @@ def test_multi_worker_with_two_processes_on_localhost(tmp_path):
     assert os.path.exists(os.path.join(workdir, "metrics.json"))
     assert os.path.exists(os.path.join(workdir, "worker-1", "backup"))
     assert not os.path.exists(str(tmp_path / "saved_models" / "vae" / "2"))
+
+
+def _epoch_rows(train):
+    """One epoch of a training set, as sorted rows (order-free)."""
+    if isinstance(train, keras_vae.data.DeviceBatches):
+        train.on_epoch_begin()
+        batches = [keras.ops.convert_to_numpy(train[i][0]) for i in range(len(train))]
+        train.on_epoch_end()
+    else:
+        batches = [np.asarray(batch) for batch in train]
+    return sorted(row.tobytes() for batch in batches for row in batch), batches
+
+
+@pytest.mark.parametrize("binarize", ["none", "static", "threshold"])
+def test_data_on_device_holds_the_images_tf_data_gives(tmp_path, binarize):
+    from keras_vae.training.run import _load_data
+
+    rng = np.random.default_rng(1)
+    x = rng.random((96 + 32, 8, 8, 1)).astype("float32")  # gray: binarizing matters
+    path = str(tmp_path / "gray.npz")
+    np.savez(path, x_train=x[:96], x_test=x[96:])
+    rows = []
+    for on_device in (False, True):
+        config = tiny_config(
+            tmp_path, dataset=f"npz:{path}", binarize=binarize, data_on_device=on_device
+        )
+        train, validation, _ = _load_data(config)
+        assert isinstance(train, keras_vae.data.DeviceBatches) == on_device
+        assert validation is not None and not isinstance(
+            validation, keras_vae.data.DeviceBatches
+        )
+        got, batches = _epoch_rows(train)
+        assert [len(b) for b in batches] == [32, 32, 8]  # 72 of 96: 25% validate
+        rows.append(got)
+    assert rows[0] == rows[1]
+
+
+def test_data_on_device_binarizes_dynamically_on_the_device(tmp_path):
+    from keras_vae.training.run import _load_data
+
+    x = np.full((96 + 32, 8, 8, 1), 0.5, "float32")
+    path = str(tmp_path / "half.npz")
+    np.savez(path, x_train=x[:96], x_test=x[96:])
+    config = tiny_config(
+        tmp_path, dataset=f"npz:{path}", binarize="dynamic", data_on_device=True
+    )
+    train = _load_data(config, start=3)[0]
+    assert train.epoch == 3  # a run resumed after 3 epochs starts at the 4th
+    first, second = (np.concatenate(_epoch_rows(train)[1]) for _ in range(2))
+    for images in (first, second):
+        assert set(np.unique(images)) == {0.0, 1.0}
+        assert 0.4 < images.mean() < 0.6
+    assert not np.array_equal(first, second)
+
+
+def test_a_run_with_data_on_device_trains_and_saves(tmp_path):
+    config = tiny_config(
+        tmp_path,
+        binarize="dynamic",
+        data_on_device=True,
+        lr_schedule="cosine",
+        min_lr_fraction=0.1,
+        learning_rate=1e-2,
+        validation_fraction=0.0,
+    )
+    metrics = run(config, log=lambda message: None)
+    assert metrics["epochs_completed"] == 2
+    assert np.isfinite(metrics["test"]["neg_elbo"])
+    assert metrics["validation"] is None
+    vae = keras.saving.load_model(
+        os.path.join(config.workdir, "vae.keras"), safe_mode=True
+    )
+    # 96 images at batch 32: 3 steps an epoch; the schedule counted them.
+    assert int(keras.ops.convert_to_numpy(vae.optimizer.iterations)) == 2 * 3
+    assert float(vae.optimizer.learning_rate) == pytest.approx(1e-3, rel=1e-4)
+    images = metrics["images_per_second"] * metrics["wall_time_seconds"]
+    assert images == pytest.approx(6 * 32)
+    assert os.path.exists(os.path.join(config.workdir, "images", "sample_2.png"))
+
+
+def test_data_on_device_is_refused_with_a_distribution(tmp_path):
+    config = tiny_config(tmp_path, data_on_device=True, distribution="mirrored")
+    with pytest.raises(ValueError, match="--data_on_device must be false with "):
+        config.validate()

@@ -57,7 +57,11 @@ class DeviceBatches(keras.utils.PyDataset):
     Example:
 
     >>> batches = DeviceBatches(x_train, batch_size=128, seed=0)
-    >>> vae.fit(batches, epochs=10)
+    >>> vae.fit(batches, epochs=10, shuffle=False)
+
+    `shuffle=False` in `fit`: with its default, `fit` also reorders each
+    epoch's batches with Python's global `random`, outside `seed`'s control
+    (a resumed run would not see the same epochs).
     """
 
     def __init__(

@@ -51,6 +51,11 @@ class TrainConfig:
     # every `steps_per_execution` steps; epochs end on time.
     steps_per_execution: int = 50
     max_examples: int | None = None
+    # Hold the training split on the accelerator (`keras_vae.data.
+    # DeviceBatches`): shuffled, batched and dynamically binarized there, for
+    # JAX and PyTorch on a GPU, where feeding batches from the host bounds
+    # small models. Validation and test data stay tf.data pipelines.
+    data_on_device: bool = False
     seed: int = 0
     # Deterministic ops (TensorFlow's op determinism, PyTorch's deterministic
     # algorithms): with a fixed seed, a killed and resumed run ends with the
@@ -113,6 +118,12 @@ class TrainConfig:
         ):
             if getattr(self, name) not in choices:
                 bad(name, f"one of {list(choices)}")
+        if self.data_on_device and self.distribution != "none":
+            bad(
+                "data_on_device",
+                f"false with --distribution={self.distribution} (it holds "
+                "the data on one device)",
+            )
         if self.free_bits and self.prior != "standard_normal":
             bad(
                 "free_bits", "0 with --prior=vamp (free bits split the KL by dimension)"

@@ -43,7 +43,7 @@ def _prepare_workdir(config, log=print):
     return workdir
 
 
-def _load_data(config):
+def _load_data(config, start=0):
     common = {
         "batch_size": config.batch_size,
         "image_size": config.image_size,
@@ -52,7 +52,10 @@ def _load_data(config):
         "validation_fraction": config.validation_fraction,
         "max_examples": config.max_examples,
     }
-    train = data.load(config.dataset, config.split, **common)
+    if config.data_on_device:
+        train = _device_batches(config, common, start)
+    else:
+        train = data.load(config.dataset, config.split, **common)
     validation = None
     if config.validation_fraction:
         validation = data.load(config.dataset, "validation", **common)
@@ -61,6 +64,38 @@ def _load_data(config):
     except data.DataError:  # e.g. an image folder: one split only
         test = None
     return train, validation, test
+
+
+def _device_batches(config, common, start):
+    """The training split read once, in order, into a `DeviceBatches`: the
+    same images as `data.load` gives (static and threshold binarization
+    included); dynamic binarization is drawn on the device each epoch, and
+    epoch `start` comes first (a resumed run)."""
+    dynamic = config.binarize == "dynamic"
+    unbatched = dict(common, batch_size=1024, shuffle=False)
+    if dynamic:
+        unbatched["binarize"] = None
+    split = data.load(config.dataset, config.split, **unbatched)
+    images = np.concatenate([np.asarray(batch) for batch in split])
+    return data.DeviceBatches(
+        images,
+        config.batch_size,
+        seed=config.seed,
+        binarize="dynamic" if dynamic else None,
+        initial_epoch=start,
+    )
+
+
+def _image_shape(train):
+    if isinstance(train, data.DeviceBatches):
+        return train.image_shape
+    return tuple(train.element_spec.shape[1:])
+
+
+def _first_images(ds, count):
+    if isinstance(ds, data.DeviceBatches):
+        return keras.ops.convert_to_numpy(ds[0][0])[:count]
+    return np.asarray(next(iter(ds.take(1))))[:count]
 
 
 def _check_free_space(workdir, vae):
@@ -107,6 +142,8 @@ def _neg_elbo(logs, prefix=""):
 
 
 def _steps_per_epoch(train):
+    if isinstance(train, data.DeviceBatches):
+        return len(train)
     steps = int(train.cardinality())
     if steps < 1:  # Unknown (-2): count once. (Training data is finite.)
         steps = sum(1 for _ in train)
@@ -237,13 +274,13 @@ def run(config, callbacks=(), log=print, flags_text=None):
     if config.mixed_precision != "none":
         keras.config.set_dtype_policy(config.mixed_precision)
 
-    train, validation, test = _load_data(config)
-    image_shape = tuple(train.element_spec.shape[1:])
+    backup_dir = os.path.join(workdir, "backup")
+    start = _backup_epoch(backup_dir)
+    train, validation, test = _load_data(config, min(start, config.epochs))
+    image_shape = _image_shape(train)
     vae = _build(config, image_shape, scope, train)
     _check_free_space(workdir, vae)
 
-    backup_dir = os.path.join(workdir, "backup")
-    start = _backup_epoch(backup_dir)
     if start:
         log(f"Resuming {workdir} from epoch {start} of {config.epochs}.")
     _trim_history(os.path.join(workdir, "history.csv"), start)
@@ -255,12 +292,13 @@ def run(config, callbacks=(), log=print, flags_text=None):
     # the data it would have seen (tests/reliability/test_killed_runs.py
     # holds Keras 3.15 to this). One repeated stream with `steps_per_epoch`
     # would avoid the count, but Keras then runs whole `steps_per_execution`
-    # calls past each epoch's end.
+    # calls past each epoch's end. (A `DeviceBatches` starts at its epoch.)
     per_epoch = 2 if keras.backend.backend() == "tensorflow" else 1
-    for _ in range(per_epoch * min(start, config.epochs)):
-        iter(train)
+    if not isinstance(train, data.DeviceBatches):
+        for _ in range(per_epoch * min(start, config.epochs)):
+            iter(train)
     shown = next(ds for ds in (test, validation, train) if ds is not None)
-    preview = np.asarray(next(iter(shown.take(1))))[:8]
+    preview = _first_images(shown, 8)
     steps = _StepCounter()
     csv_logger = keras.callbacks.CSVLogger(
         os.path.join(workdir, "history.csv"), append=True
@@ -299,6 +337,11 @@ def run(config, callbacks=(), log=print, flags_text=None):
             validation_data=validation,
             callbacks=package_callbacks + list(callbacks) + _progress(callbacks),
             verbose=config.verbose,
+            # The data shuffle themselves. (For a PyDataset such as
+            # DeviceBatches, `shuffle=True` would also reorder each epoch's
+            # batches with Python's global `random`, which a resumed run
+            # cannot replay.)
+            shuffle=False,
         )
     finally:  # CSVLogger closes its file in on_train_end only, not on errors.
         csv_file = getattr(csv_logger, "csv_file", None)

@@ -22,6 +22,7 @@ import keras
 from keras_vae.training import TrainConfig, run
 
 workdir, data, kill = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+options = json.loads(sys.argv[4])
 
 if kill and kill[0] == "save_weights":  # dies half-way through a backup
     original, calls = keras.Model.save_weights, [0]
@@ -59,7 +60,7 @@ config = TrainConfig(
     workdir=workdir, dataset="npz:" + data, arch="mlp", hidden_units=(16,),
     latent_dim=3, epochs=3, batch_size=16, validation_fraction=0.25,
     binarize="dynamic", steps_per_execution=1, deterministic=True, seed=7,
-    verbose=0, export_dir=None,
+    verbose=0, export_dir=None, **options,
 )
 run(config, callbacks=[Kill()], log=print)
 """
@@ -80,7 +81,7 @@ def gray_npz(tmp_path_factory):
     return path
 
 
-def train(workdir, data, kill=None):
+def train(workdir, data, kill=None, **options):
     return subprocess.run(
         [
             sys.executable,
@@ -89,6 +90,7 @@ def train(workdir, data, kill=None):
             workdir,
             data,
             json.dumps(kill),
+            json.dumps(options),
         ],
         capture_output=True,
         text=True,
@@ -108,28 +110,55 @@ def final_state(workdir):
     return weights, optimizer, metrics, epochs
 
 
-@pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory, gray_npz):
+def uninterrupted_run(tmp_path_factory, data, **options):
     workdir = str(tmp_path_factory.mktemp("whole") / "run")
-    done = train(workdir, gray_npz)
+    done = train(workdir, data, **options)
     assert done.returncode == 0, done.stderr[-3000:]
     return final_state(workdir)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, gray_npz):
+    return uninterrupted_run(tmp_path_factory, gray_npz)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_on_device(tmp_path_factory, gray_npz):
+    return uninterrupted_run(tmp_path_factory, gray_npz, data_on_device=True)
 
 
 @pytest.mark.parametrize("kill", KILL_POINTS, ids=lambda k: "-".join(map(str, k)))
 def test_a_killed_run_resumes_to_the_same_final_weights(
     tmp_path, gray_npz, uninterrupted, kill
 ):
+    check_killed_and_resumed(tmp_path, gray_npz, uninterrupted, kill)
+
+
+def test_a_killed_run_with_data_on_device_resumes_to_the_same_final_weights(
+    tmp_path, gray_npz, uninterrupted, uninterrupted_on_device
+):
+    """Killed mid-epoch: the resumed run's DeviceBatches start at the epoch
+    the backup holds, with that epoch's order and binarization."""
+    check_killed_and_resumed(
+        tmp_path, gray_npz, uninterrupted_on_device, ("step", 1, 2), on_device=True
+    )
+    # Another data order and binarization than tf.data's: other weights.
+    pairs = zip(uninterrupted_on_device[0], uninterrupted[0], strict=True)
+    assert not all(np.array_equal(a, b) for a, b in pairs)
+
+
+def check_killed_and_resumed(tmp_path, data, expected, kill, on_device=False):
+    options = {"data_on_device": True} if on_device else {}
     workdir = str(tmp_path / "run")
-    killed = train(workdir, gray_npz, list(kill))
+    killed = train(workdir, data, list(kill), **options)
     assert killed.returncode == -9, killed.stderr[-3000:]  # SIGKILL
     assert not os.path.exists(os.path.join(workdir, "metrics.json"))
-    resumed = train(workdir, gray_npz)
+    resumed = train(workdir, data, **options)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "Resuming" in resumed.stdout
 
     weights, optimizer, metrics, epochs = final_state(workdir)
-    want_weights, want_optimizer, want_metrics, want_epochs = uninterrupted
+    want_weights, want_optimizer, want_metrics, want_epochs = expected
     assert metrics["epochs_completed"] == 3 and epochs == want_epochs == ["0", "1", "2"]
     assert len(weights) == len(want_weights)
     for got, want in zip(weights, want_weights, strict=True):
