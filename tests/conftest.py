@@ -38,6 +38,15 @@ def dataset(x, batch_size=32, labels=None):
     return tf.data.Dataset.from_tensor_slices(data).batch(batch_size)
 
 
+def device_epoch(batches):
+    """One epoch of a `keras_vae.data.DeviceBatches`, begun and ended as `fit`
+    does, as a list of NumPy batches."""
+    batches.on_epoch_begin()
+    out = [keras.ops.convert_to_numpy(batches[i][0]) for i in range(len(batches))]
+    batches.on_epoch_end()
+    return out
+
+
 def tiny_vae(arch="mlp", input_shape=(8, 8, 1), latent_dim=3, **kwargs):
     """Small models of each architecture for fast tests."""
     options = {

@@ -3,16 +3,10 @@
 import keras
 import numpy as np
 import pytest
+from conftest import device_epoch
 from conftest import tiny_vae
 
 from keras_vae import data
-
-
-def _epoch(batches):
-    batches.on_epoch_begin()
-    out = [keras.ops.convert_to_numpy(batches[i][0]) for i in range(len(batches))]
-    batches.on_epoch_end()
-    return out
 
 
 def _rows(arrays):
@@ -24,7 +18,7 @@ def test_each_epoch_holds_every_image_once(images):
     x = images[:100]
     batches = data.DeviceBatches(x, batch_size=32, seed=0)
     assert len(batches) == 4
-    first, second = _epoch(batches), _epoch(batches)
+    first, second = device_epoch(batches), device_epoch(batches)
     for epoch in (first, second):
         assert [len(b) for b in epoch] == [32, 32, 32, 4]
         assert all(b.shape[1:] == (8, 8, 1) and b.dtype == np.float32 for b in epoch)
@@ -41,10 +35,10 @@ def test_batches_are_backend_tensors(images):
 
 def test_same_seed_same_epochs_and_no_shuffle_keeps_order(images):
     x = images[:64]
-    a = _epoch(data.DeviceBatches(x, batch_size=16, seed=3))
-    b = _epoch(data.DeviceBatches(x, batch_size=16, seed=3))
+    a = device_epoch(data.DeviceBatches(x, batch_size=16, seed=3))
+    b = device_epoch(data.DeviceBatches(x, batch_size=16, seed=3))
     np.testing.assert_array_equal(np.concatenate(a), np.concatenate(b))
-    kept = _epoch(data.DeviceBatches(x, batch_size=16, shuffle=False))
+    kept = device_epoch(data.DeviceBatches(x, batch_size=16, shuffle=False))
     np.testing.assert_array_equal(np.concatenate(kept), x)
 
 
@@ -95,7 +89,7 @@ def test_dynamic_binarization_draws_each_epoch_on_the_device():
     batches = data.DeviceBatches(
         x, batch_size=64, shuffle=False, seed=0, binarize="dynamic"
     )
-    epochs = [np.concatenate(_epoch(batches)) for _ in range(3)]
+    epochs = [np.concatenate(device_epoch(batches)) for _ in range(3)]
     for images in epochs:
         assert set(np.unique(images)) <= {0.0, 1.0}
         means = images.reshape(4, -1).mean(axis=1)  # 2,560 draws a row
@@ -114,15 +108,15 @@ def test_epochs_are_fixed_by_seed_and_epoch_so_a_resumed_run_sees_the_same(image
     x = _gray(images[:64])
     options = dict(batch_size=16, seed=5, binarize="dynamic")
     whole = data.DeviceBatches(x, **options)
-    want = [np.concatenate(_epoch(whole)) for _ in range(3)]
+    want = [np.concatenate(device_epoch(whole)) for _ in range(3)]
     again = data.DeviceBatches(x, **options)
-    np.testing.assert_array_equal(np.concatenate(_epoch(again)), want[0])
+    np.testing.assert_array_equal(np.concatenate(device_epoch(again)), want[0])
     resumed = data.DeviceBatches(x, initial_epoch=2, **options)
     assert resumed.epoch == 2
-    np.testing.assert_array_equal(np.concatenate(_epoch(resumed)), want[2])
+    np.testing.assert_array_equal(np.concatenate(device_epoch(resumed)), want[2])
     assert resumed.epoch == 3
     other_seed = data.DeviceBatches(x, **{**options, "seed": 6})
-    assert not np.array_equal(np.concatenate(_epoch(other_seed)), want[0])
+    assert not np.array_equal(np.concatenate(device_epoch(other_seed)), want[0])
 
 
 def test_a_peek_before_the_first_epoch_shows_that_epochs_batches(images):
@@ -132,9 +126,9 @@ def test_a_peek_before_the_first_epoch_shows_that_epochs_batches(images):
     options = dict(batch_size=16, seed=2, binarize="dynamic")
     peeked = data.DeviceBatches(x, **options)
     (first,) = peeked[0]
-    epoch = _epoch(peeked)
+    epoch = device_epoch(peeked)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(first), epoch[0])
-    fresh = _epoch(data.DeviceBatches(x, **options))
+    fresh = device_epoch(data.DeviceBatches(x, **options))
     np.testing.assert_array_equal(np.concatenate(epoch), np.concatenate(fresh))
 
 

@@ -7,6 +7,7 @@ import keras
 import matplotlib.image
 import numpy as np
 import pytest
+from conftest import device_epoch
 from training_helpers import files_under
 from training_helpers import tiny_config
 
@@ -353,9 +354,7 @@ def test_multi_worker_with_two_processes_on_localhost(tmp_path):
 def _epoch_rows(train):
     """One epoch of a training set, as sorted rows (order-free)."""
     if isinstance(train, keras_vae.data.DeviceBatches):
-        train.on_epoch_begin()
-        batches = [keras.ops.convert_to_numpy(train[i][0]) for i in range(len(train))]
-        train.on_epoch_end()
+        batches = device_epoch(train)
     else:
         batches = [np.asarray(batch) for batch in train]
     return sorted(row.tobytes() for batch in batches for row in batch), batches
