@@ -1,14 +1,12 @@
 """Every data source feeds `fit` on the current backend."""
 
-import os
-
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 from conftest import tiny_vae
-from test_data_loading import FMNIST
 from test_data_loading import make_folder
 from test_data_loading import make_idx_dir
+from test_data_loading import needs_fashion_mnist
 
 from keras_vae import data
 
@@ -47,9 +45,7 @@ def test_tfds_source_feeds_fit():
         _fit_one_step(tiny_vae(), ds)
 
 
-@pytest.mark.skipif(
-    not os.path.isdir(FMNIST), reason="dataset-fashion-mnist not installed"
-)
+@needs_fashion_mnist
 def test_real_fashion_mnist_feeds_fit(monkeypatch):
     monkeypatch.delenv("KERAS_VAE_DATA_DIR", raising=False)
     ds = data.load("fashion_mnist", batch_size=32, max_examples=64, binarize="dynamic")

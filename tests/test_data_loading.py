@@ -12,6 +12,10 @@ from keras_vae import data
 from keras_vae.data import loading
 
 FMNIST = "/usr/share/datasets/fashion-mnist"
+# Tests that read the Debian files; skipped where they are not installed.
+needs_fashion_mnist = pytest.mark.skipif(
+    not os.path.isdir(FMNIST), reason="dataset-fashion-mnist not installed"
+)
 
 
 def make_idx_dir(root, n_train=40, n_test=10, size=8, labels=True):
@@ -275,9 +279,7 @@ def test_named_data_prefers_keras_vae_data_dir(monkeypatch, tmp_path):
     assert collect(data.load("mnist")).shape == (9, 4, 4, 1)
 
 
-@pytest.mark.skipif(
-    not os.path.isdir(FMNIST), reason="dataset-fashion-mnist not installed"
-)
+@needs_fashion_mnist
 def test_real_fashion_mnist_files(monkeypatch):
     monkeypatch.delenv("KERAS_VAE_DATA_DIR", raising=False)
     train = data.load("fashion_mnist", batch_size=1000, with_labels=True)
