@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # The measurements of one lent-GPU session (issue #7), in order of priority,
-# in one command that ends inside the device tool's 10-minute limit:
+# in one command that ends inside the device tool's 10-minute limit. Session
+# 19 ran `conv`, `dcgan`, `seeds` and the sub-pixel sections; the default
+# list now starts with what no session has measured yet:
 #
-#   1. `conv` and `dcgan` on JAX in float32 / mixed_float16 / mixed_bfloat16
+#   1. `conv` at batch 1024 on JAX, to see where mixed precision starts to
+#      pay (at batch 128 a float32 step takes 1.0 ms: latency-bound);
+#   2. the torch backend with the data held on the GPU (`DeviceBatches`),
+#      eagerly and under `torch.compile`, beside the plain-PyTorch loop;
+#   3. `conv` and `dcgan` on JAX in float32 / mixed_float16 / mixed_bfloat16
 #      with the data held on the GPU (`--input=device`), beside the
-#      plain-PyTorch reference;
-#   2. ten seeds of the torch backend's `conv` each way (weights drawn by
-#      CUDA, weights drawn on the CPU), 20 runs side by side (ELBOs only);
-#   3. the sub-pixel form of the decoders on JAX's GPU backend;
-#   4. `conv` at batch 1024, to see where mixed precision starts to pay.
+#      plain-PyTorch reference, to repeat session 19's figures.
 #
-# Sections 1, 3 and 4 run one process at a time (timings); section 2 runs
-# after section 1 and before 3, while no timing runs. A section starts only if
-# the time left allows it. Run from the repository root on the device machine,
+# Other sections, by name: `seeds` (ten seeds of the torch backend's `conv`
+# each way, weights drawn by CUDA or on the CPU, ELBOs only), `sub_pixel_conv`,
+# `sub_pixel_dcgan`, `conv_sub`, `dcgan_sub`, `conv_auto`.
+#
+# Sections run one process at a time (timings), except `seeds`, which runs
+# its probes side by side (no timings). A section starts only if the time
+# left allows it. Run from the repository root on the device machine,
 # with the Keras wheels in .whl/ and the Fashion-MNIST IDX files in .data/:
 #
 #   bash benchmarks/gpu_session.sh          (writes under $OUT)
@@ -88,7 +94,7 @@ seeds() {  # the torch backend's conv ELBO over seeds, CUDA- and CPU-drawn weigh
   echo "   seeds done $(date +%T): $(wc -l <"$OUT/seeds.jsonl") results" | tee -a "$LOG"
 }
 
-ALL="conv dcgan seeds sub_pixel_conv sub_pixel_dcgan conv_batch1024"
+ALL="conv_batch1024 torch_device torch_device_compiled conv dcgan"
 for section in ${SECTIONS:-$ALL}; do
   case $section in
     conv) models conv 150 --workload=conv --backend=jax --input=device \
@@ -102,6 +108,11 @@ for section in ${SECTIONS:-$ALL}; do
     sub_pixel_dcgan) models sub_pixel_dcgan 80 --workload=dcgan --backend=jax \
       --input=device --nopeak --noreference --sub_pixel=always \
       --precision=float32,mixed_bfloat16 ;;
+    torch_device) models torch_device 120 --workload=conv \
+      --backend=torch --input=device --nopeak --precision=float32,mixed_bfloat16 ;;
+    torch_device_compiled) models torch_device_compiled 150 \
+      --workload=conv --backend=torch --input=device --nopeak --noreference \
+      --jit_compile=true --precision=float32 ;;
     conv_batch1024) models conv_batch1024 100 --workload=conv --backend=jax \
       --input=device --nopeak --batch_size=1024 \
       --precision=float32,mixed_float16,mixed_bfloat16 ;;
