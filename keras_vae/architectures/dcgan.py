@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_vae.architectures.batch_norm import BatchNormalization
 from keras_vae.architectures.heads import check_halvings
 from keras_vae.architectures.heads import latent_heads
 from keras_vae.architectures.sub_pixel import SubPixelConv2DTranspose
@@ -77,7 +78,7 @@ def build_dcgan(
             name=f"encoder_conv_{i}",
         )(h)
         if i:
-            h = keras.layers.BatchNormalization(
+            h = BatchNormalization(
                 momentum=bn_momentum, dtype=dtype, name=f"encoder_bn_{i}"
             )(h)
         h = keras.layers.LeakyReLU(0.2, dtype=dtype)(h)
@@ -93,7 +94,7 @@ def build_dcgan(
         name="decoder_dense",
     )(z)
     h = keras.layers.Reshape(small, dtype=dtype)(h)
-    h = keras.layers.BatchNormalization(
+    h = BatchNormalization(
         momentum=bn_momentum, dtype=dtype, name="decoder_bn_in"
     )(h)
     h = keras.layers.ReLU(dtype=dtype)(h)
@@ -107,7 +108,7 @@ def build_dcgan(
             dtype=dtype,
             name=f"decoder_deconv_{i}",
         )(h)
-        h = keras.layers.BatchNormalization(
+        h = BatchNormalization(
             momentum=bn_momentum, dtype=dtype, name=f"decoder_bn_{i}"
         )(h)
         h = keras.layers.ReLU(dtype=dtype)(h)
