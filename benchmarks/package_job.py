@@ -7,9 +7,12 @@ TensorFlow, such as the GPU machine); with `"input": "device"` the arrays held
 on the accelerator and batched there (`keras_vae.data.DeviceBatches`), as the
 PyTorch reference holds its data. `"sub_pixel": "always"` makes the decoders'
 "auto" transposed convolutions take the sub-pixel form on any device (by
-default only JAX's CPU and GPU backends do).
+default only JAX's CPU and GPU backends do); `"batch_norm": "keras"` gives the
+dcgan model Keras's own batch normalization instead of TensorFlow's fused
+kernel (`keras_vae.architectures.batch_norm`).
 """
 
+import functools
 import time
 
 STARTED = time.perf_counter()
@@ -20,6 +23,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_vae  # noqa: E402
+from keras_vae.architectures import batch_norm  # noqa: E402
+from keras_vae.architectures import dcgan  # noqa: E402
 from keras_vae.architectures import sub_pixel  # noqa: E402
 
 IMPORT_S = time.perf_counter() - STARTED
@@ -124,6 +129,10 @@ def main():
 
     if spec.get("sub_pixel", "auto") == "always":
         sub_pixel._sub_pixel_by_default = lambda: True
+    if spec.get("batch_norm", "auto") == "keras":
+        dcgan.BatchNormalization = functools.partial(
+            batch_norm.BatchNormalization, fused=False
+        )
     clock = common.StepClock()
     options = {"hidden_units": (400,)} if spec["workload"] == "mlp" else {}
     vae = keras_vae.build_vae(
@@ -172,6 +181,11 @@ def main():
             "input": spec.get("input", "tfdata"),
             "sub_pixel_layers": sum(
                 getattr(layer, "uses_sub_pixel", False) for layer in vae.decoder.layers
+            ),
+            "fused_batch_norm_layers": sum(
+                getattr(layer, "may_fuse", False)
+                for model in (vae.encoder, vae.decoder)
+                for layer in model.layers
             ),
             "import_s": round(IMPORT_S, 3),
             "first_step_s": round(clock.first_step_s, 3),

@@ -63,6 +63,14 @@ flags.DEFINE_enum(
     "Decoders' transposed convolutions: as 'auto' picks (sub-pixel form on "
     "JAX's CPU and GPU backends), or in sub-pixel form on any device.",
 )
+flags.DEFINE_enum(
+    "batch_norm",
+    "auto",
+    ["auto", "keras"],
+    "The dcgan model's BatchNormalization: as keras_vae's layer picks "
+    "(TensorFlow's fused kernel on that backend), or Keras's own computation "
+    "(fused=False), to measure what the kernel gains.",
+)
 flags.DEFINE_integer(
     "steps_per_execution",
     50,
@@ -141,6 +149,7 @@ def model_spec(workload, precision, round_index):
     spec.update(jit_compile=jit, steps_per_execution=FLAGS.steps_per_execution)
     spec["reference_init"] = FLAGS.reference_init
     spec["sub_pixel"] = FLAGS.sub_pixel
+    spec["batch_norm"] = FLAGS.batch_norm
     return spec
 
 

@@ -139,6 +139,9 @@ def test_model_workloads_print_runs_and_summaries(idx_dir, workload):
     # "auto" takes the sub-pixel form on JAX only (here: its CPU backend).
     strided = {"mlp": 0, "conv": 2, "dcgan": 1}[workload]
     assert package["sub_pixel_layers"] == (strided if backend == "jax" else 0)
+    # keras_vae's BatchNormalization takes TensorFlow's fused kernel there.
+    fused = 3 if workload == "dcgan" and backend == "tensorflow" else 0
+    assert package["fused_batch_norm_layers"] == fused
     summary = next(
         line for line in lines if line.get("summary") and line["impl"] == "keras_vae"
     )
@@ -171,14 +174,16 @@ def test_model_workloads_print_runs_and_summaries(idx_dir, workload):
         )
 
 
-def test_device_input_and_the_sub_pixel_switch(idx_dir):
+def test_device_input_and_the_model_switches(idx_dir):
     """`--input=device` trains from `DeviceBatches`; `--sub_pixel=always`
-    puts the strided decoder layers in sub-pixel form on any backend."""
+    puts the strided decoder layers in sub-pixel form on any backend;
+    `--batch_norm=keras` keeps TensorFlow's fused kernel out."""
     lines = bench(
-        "--workload=conv",
+        "--workload=dcgan",
         f"--backend={keras.backend.backend()}",
         "--input=device",
         "--sub_pixel=always",
+        "--batch_norm=keras",
         "--noreference",
         "--nopeak",
         f"--data_dir={idx_dir}",
@@ -188,7 +193,8 @@ def test_device_input_and_the_sub_pixel_switch(idx_dir):
     )
     (run,) = [line for line in lines if not line.get("summary")]
     assert run["input"] == "device" and run["sub_pixel"] == "always"
-    assert run["sub_pixel_layers"] == 2
+    assert run["sub_pixel_layers"] == 1  # not the 1-filter logits layer
+    assert run["batch_norm"] == "keras" and run["fused_batch_norm_layers"] == 0
     assert len(run["epoch_s"]) == 2 and run["images_per_sec"] > 0
     assert np.isfinite(run["test_neg_elbo"]) and 0 <= run["input_share_bound"]
 

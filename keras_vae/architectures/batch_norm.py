@@ -62,6 +62,12 @@ class BatchNormalization(keras.layers.BatchNormalization):
         self.fused = fused
         self._may_fuse = fused is not False and _fused_supported_by_config(self)
 
+    @property
+    def may_fuse(self):
+        """Whether the backend and the configuration allow the fused kernel
+        (the inputs decide the rest at call time: `uses_fused`)."""
+        return self._may_fuse
+
     def uses_fused(self, inputs, mask=None):
         """Whether `call` on these inputs takes TensorFlow's fused kernel."""
         rank = len(inputs.shape)
