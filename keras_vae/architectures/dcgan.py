@@ -94,9 +94,7 @@ def build_dcgan(
         name="decoder_dense",
     )(z)
     h = keras.layers.Reshape(small, dtype=dtype)(h)
-    h = BatchNormalization(
-        momentum=bn_momentum, dtype=dtype, name="decoder_bn_in"
-    )(h)
+    h = BatchNormalization(momentum=bn_momentum, dtype=dtype, name="decoder_bn_in")(h)
     h = keras.layers.ReLU(dtype=dtype)(h)
     for i, count in enumerate(reversed(widths[:-1])):
         h = SubPixelConv2DTranspose(
