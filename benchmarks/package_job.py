@@ -8,7 +8,7 @@ on the accelerator and batched there (`keras_vae.data.DeviceBatches`), as the
 PyTorch reference holds its data. `"sub_pixel": "always"` makes the decoders'
 "auto" transposed convolutions take the sub-pixel form on any device (by
 default only JAX's CPU and GPU backends do); `"batch_norm": "keras"` gives the
-dcgan model Keras's own batch normalization instead of TensorFlow's fused
+dcgan model Keras's own batch normalization instead of the backend's fused
 kernel (`keras_vae.architectures.batch_norm`).
 """
 

@@ -68,7 +68,7 @@ flags.DEFINE_enum(
     "auto",
     ["auto", "keras"],
     "The dcgan model's BatchNormalization: as keras_vae's layer picks "
-    "(TensorFlow's fused kernel on that backend), or Keras's own computation "
+    "(TensorFlow's and PyTorch's fused kernels), or Keras's own computation "
     "(fused=False), to measure what the kernel gains.",
 )
 flags.DEFINE_integer(

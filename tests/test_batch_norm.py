@@ -1,4 +1,4 @@
-"""`BatchNormalization`: Keras's layer, with TensorFlow's fused kernel there."""
+"""`BatchNormalization`: Keras's layer, with the fused kernel of TF and PyTorch."""
 
 import keras
 import numpy as np
@@ -7,7 +7,8 @@ import pytest
 import keras_vae
 from keras_vae.architectures.batch_norm import BatchNormalization
 
-ON_TF = keras.backend.backend() == "tensorflow"
+# The backends whose own fused kernel the layer calls (JAX: Keras's computation).
+FUSED = keras.backend.backend() in ("tensorflow", "torch")
 
 # input shape -> the layers' channels (the last axis)
 SHAPES = [(6, 5), (4, 3, 5), (4, 3, 2, 5), (2, 3, 2, 2, 5)]
@@ -38,7 +39,7 @@ def _images(shape, seed=0):
 def test_training_and_inference_match_kerass_layer(shape):
     theirs, ours = _pair(shape)
     x = _images(shape)
-    assert ours.uses_fused(x) == ON_TF
+    assert ours.uses_fused(x) == FUSED
     before = ours.get_weights()
     for training in (True, False):
         np.testing.assert_allclose(
@@ -104,16 +105,18 @@ def test_masks_other_axes_and_fused_false_take_kerass_computation():
     )
 
 
-@pytest.mark.skipif(not ON_TF, reason="the fused kernel is TensorFlow's")
+@pytest.mark.skipif(not FUSED, reason="JAX has no fused kernel to call")
 def test_fused_true_refuses_what_the_kernel_cannot_do():
     assert BatchNormalization(fused=True).uses_fused(_images((2, 3, 3, 4)))
     with pytest.raises(ValueError, match=r"renorm=False .*renorm=True"):
         BatchNormalization(fused=True, renorm=True)
 
 
-@pytest.mark.skipif(ON_TF, reason="TensorFlow has the fused kernel")
+@pytest.mark.skipif(FUSED, reason="this backend has the fused kernel")
 def test_fused_true_names_the_backend_it_needs():
-    with pytest.raises(ValueError, match="TensorFlow backend.*backend='"):
+    with pytest.raises(
+        ValueError, match="TensorFlow or PyTorch backend.*backend='jax'"
+    ):
         BatchNormalization(fused=True)
 
 
@@ -149,4 +152,4 @@ def test_dcgan_normalizes_with_this_layer():
     ]
     assert len(norms) == 3
     assert all(type(layer) is BatchNormalization for layer in norms)
-    assert all(layer.uses_fused(_images((2, 4, 4, 1))) == ON_TF for layer in norms)
+    assert all(layer.uses_fused(_images((2, 4, 4, 1))) == FUSED for layer in norms)

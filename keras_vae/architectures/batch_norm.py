@@ -1,31 +1,33 @@
-"""`BatchNormalization`: Keras's layer, computed by TensorFlow's fused kernel there.
+"""`BatchNormalization`: Keras's layer, computed by the backend's fused kernel.
 
 Keras 3 computes batch normalization from primitives on every backend: a
 mean, a squared difference and another mean for the batch statistics, then a
 scale and a shift, each a pass over the activations, as many again for the
 gradients, and under mixed precision a cast to float32 and back around them.
 TensorFlow's `FusedBatchNormV3` (oneDNN's kernel on the CPU, cuDNN's on a
-GPU) normalizes in one kernel forward and one backward and reads 16-bit
-activations directly, with float32 statistics. On the 2-core development CPU
-the `dcgan` VAE (three BatchNormalization layers) trained about 1.15x faster
-in float32 and 1.23x faster in `mixed_bfloat16` with it
-(benchmarks/RESULTS.md, Mixed precision). Keras 2 used this kernel by default
-(`fused=None`); Keras 3 dropped the argument.
+GPU) and PyTorch's `native_batch_norm` normalize in one kernel forward and
+one backward and read 16-bit activations directly, with float32
+statistics. On the 2-core development CPU the `dcgan` VAE (three
+BatchNormalization layers) trained 1.15-1.23x faster in float32 and
+1.28-1.30x faster in `mixed_bfloat16` on TensorFlow with it, and about
+1.1x and 1.25x on the PyTorch backend (benchmarks/RESULTS.md, Mixed
+precision). Keras 2 used TensorFlow's kernel by default (`fused=None`);
+Keras 3 dropped the argument.
 
 Same weights, same config (plus `fused`), same function to float32 rounding:
 the moving statistics take the biased batch variance, as Keras's layer does.
-JAX fuses the primitives itself (XLA), and the PyTorch backend keeps Keras's
-computation, so on those backends this is Keras's layer.
+JAX fuses the primitives itself (XLA), so there this is Keras's layer.
 """
 
 import keras
 
 FUSED_DTYPES = ("float16", "bfloat16", "float32")
+FUSED_BACKENDS = ("tensorflow", "torch")
 
 
 def _fused_supported_by_config(layer):
     return (
-        keras.backend.backend() == "tensorflow"
+        keras.backend.backend() in FUSED_BACKENDS
         and not layer.renorm
         and not layer.synchronized
     )
@@ -33,11 +35,11 @@ def _fused_supported_by_config(layer):
 
 @keras.saving.register_keras_serializable(package="keras_vae")
 class BatchNormalization(keras.layers.BatchNormalization):
-    """`keras.layers.BatchNormalization` that uses TensorFlow's fused kernel.
+    """`keras.layers.BatchNormalization` that uses the backend's fused kernel.
 
     Args:
         fused: None (default): the fused kernel where it applies (the
-            TensorFlow backend; no `renorm` or `synchronized`; at call time
+            TensorFlow and PyTorch backends; no `renorm` or `synchronized`; at call time
             2- to 5-D inputs normalized over their last axis in float16,
             bfloat16 or float32, without a mask), Keras's computation
             elsewhere. True: the same, but raise at construction where the
@@ -54,7 +56,7 @@ class BatchNormalization(keras.layers.BatchNormalization):
             )
         if fused is True and not _fused_supported_by_config(self):
             raise ValueError(
-                "fused=True needs the TensorFlow backend, renorm=False and "
+                "fused=True needs the TensorFlow or PyTorch backend, renorm=False and "
                 "synchronized=False. Received: "
                 f"backend={keras.backend.backend()!r}, renorm={self.renorm}, "
                 f"synchronized={self.synchronized}"
@@ -69,7 +71,7 @@ class BatchNormalization(keras.layers.BatchNormalization):
         return self._may_fuse
 
     def uses_fused(self, inputs, mask=None):
-        """Whether `call` on these inputs takes TensorFlow's fused kernel."""
+        """Whether `call` on these inputs takes the backend's fused kernel."""
         rank = len(inputs.shape)
         return (
             self._may_fuse
@@ -82,9 +84,46 @@ class BatchNormalization(keras.layers.BatchNormalization):
     def call(self, inputs, training=None, mask=None):
         if not self.uses_fused(inputs, mask):
             return super().call(inputs, training=training, mask=mask)
-        return self._fused_call(inputs, training=bool(training and self.trainable))
+        training = bool(training and self.trainable)
+        if keras.backend.backend() == "torch":
+            return self._torch_fused_call(inputs, training)
+        return self._tf_fused_call(inputs, training)
 
-    def _fused_call(self, inputs, training):
+    def _update_moving_statistics(self, mean, variance):
+        momentum = self.momentum
+        self.moving_mean.assign(self.moving_mean * momentum + mean * (1.0 - momentum))
+        self.moving_variance.assign(
+            self.moving_variance * momentum + variance * (1.0 - momentum)
+        )
+
+    def _torch_fused_call(self, inputs, training):
+        import torch
+
+        x = keras.ops.cast(inputs, self.compute_dtype).movedim(-1, 1)  # N, C, ...
+        gamma = self.gamma.value if self.scale else None
+        beta = self.beta.value if self.center else None
+        if training:
+            y, mean, inverse_std = torch.native_batch_norm(
+                x, gamma, beta, None, None, True, 0.0, self.epsilon
+            )
+            # The statistics the kernel normalized with: the batch mean and
+            # 1 / sqrt(biased variance + epsilon).
+            variance = inverse_std.detach().float().pow(-2) - self.epsilon
+            self._update_moving_statistics(mean.detach().float(), variance)
+        else:
+            y, _, _ = torch.native_batch_norm(
+                x,
+                gamma,
+                beta,
+                self.moving_mean.value,
+                self.moving_variance.value,
+                False,
+                0.0,
+                self.epsilon,
+            )
+        return y.movedim(1, -1)
+
+    def _tf_fused_call(self, inputs, training):
         import tensorflow as tf
 
         x = tf.cast(inputs, self.compute_dtype)
@@ -108,13 +147,7 @@ class BatchNormalization(keras.layers.BatchNormalization):
             # average; Keras's layer (and its normalization) use the biased one.
             count = tf.cast(tf.size(x) // channels, "float32")
             variance = variance * ((count - 1.0) / tf.maximum(count, 1.0))
-            momentum = self.momentum
-            self.moving_mean.assign(
-                self.moving_mean * momentum + mean * (1.0 - momentum)
-            )
-            self.moving_variance.assign(
-                self.moving_variance * momentum + variance * (1.0 - momentum)
-            )
+            self._update_moving_statistics(mean, variance)
         else:
             y, _, _ = tf.compat.v1.nn.fused_batch_norm(
                 x,
