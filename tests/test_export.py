@@ -194,3 +194,30 @@ def test_export_refuses_a_bad_model_file(tmp_path):
     path.write_bytes(b"")
     with pytest.raises(ValueError, match="empty"):
         export(str(path), str(tmp_path / "out"), "bad", onnx=False)
+
+
+def test_dcgan_batch_norm_serves_its_moving_statistics(tmp_path):
+    """The DCGAN decoder's BatchNormalization (the backend's fused kernel on
+    TensorFlow and PyTorch) exports in inference mode: TF Serving's SavedModel
+    and the ONNX file decode as the Keras model does."""
+    import onnxruntime
+
+    keras.utils.set_random_seed(0)
+    vae = tiny_vae("dcgan")
+    vae.compile()
+    images = (np.random.default_rng(1).random((32, 8, 8, 1)) > 0.5).astype("float32")
+    vae.fit(dataset(images, 16), epochs=1, verbose=0)
+    norms = [
+        layer
+        for layer in vae.decoder.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]
+    assert norms and not np.allclose(norms[0].moving_variance.numpy(), 1.0)
+    result = export(vae, str(tmp_path / "saved_models"), "tiny")
+    expected = vae.decode(Z)
+    serve = tf.saved_model.load(result["decoder"]).signatures["serving_default"]
+    np.testing.assert_allclose(serve(z=tf.constant(Z))["images"], expected, atol=1e-5)
+    session = onnxruntime.InferenceSession(
+        os.path.join(result["files"], "decoder.onnx")
+    )
+    np.testing.assert_allclose(session.run(None, {"z": Z})[0], expected, atol=1e-5)
