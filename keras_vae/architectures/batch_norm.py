@@ -11,8 +11,8 @@ statistics. On the 2-core development CPU the `dcgan` VAE (three
 BatchNormalization layers) trained 1.15-1.23x faster in float32 and
 1.28-1.30x faster in `mixed_bfloat16` on TensorFlow with it, and
 1.06-1.08x and 1.06-1.13x on the PyTorch backend, with 200-480 MB less
-peak memory there (benchmarks/RESULTS.md, Mixed precision). Keras 2 used TensorFlow's kernel by default (`fused=None`);
-Keras 3 dropped the argument.
+peak memory there (benchmarks/RESULTS.md, Mixed precision). Keras 2 used
+TensorFlow's kernel by default (`fused=None`); Keras 3 dropped the argument.
 
 Same weights, same config (plus `fused`), same function to float32 rounding:
 the moving statistics take the biased batch variance, as Keras's layer does.
