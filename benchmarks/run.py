@@ -215,6 +215,24 @@ def _best_epoch_ratios(runs, references):
     return ratios
 
 
+def _paired_with_float32(runs, float32_runs):
+    """Each round's images/s ratio and neg. ELBO difference to the float32
+    run of the same round, which ran beside it on the same seed."""
+    base = {r["round"]: r for r in float32_runs}
+    pairs = [
+        (r, base[r["round"]])
+        for r in sorted(runs, key=lambda r: r["round"])
+        if r["round"] in base
+    ]
+    speed = [
+        round(r["images_per_sec"] / b["images_per_sec"], 3)
+        for r, b in pairs
+        if b["images_per_sec"]
+    ]
+    elbo = [round(r["test_neg_elbo"] - b["test_neg_elbo"], 3) for r, b in pairs]
+    return speed, elbo
+
+
 def summarize(workload, results, peaks=None):
     """One line per backend and precision: medians over rounds, and each
     round's ratio to the reference runs of the same round."""
@@ -250,11 +268,12 @@ def summarize(workload, results, peaks=None):
         add_flops(summary, flop_per_image, peaks.get(backend), precision)
         ratios = [
             r["images_per_sec"] / statistics.mean(ref_by_round[r["round"]])
-            for r in runs
+            for r in sorted(runs, key=lambda r: r["round"])
             if r["round"] in ref_by_round and statistics.mean(ref_by_round[r["round"]])
         ]
         if ratios:
             summary["speed_vs_reference"] = round(statistics.median(ratios), 3)
+            summary["speed_vs_reference_by_round"] = [round(x, 3) for x in ratios]
             best = _best_epoch_ratios(runs, references)
             if best:
                 summary["speed_vs_reference_best_epoch"] = round(
@@ -272,6 +291,9 @@ def summarize(workload, results, peaks=None):
             summary["neg_elbo_minus_float32"] = round(
                 summary["test_neg_elbo"] - base_elbo, 3
             )
+            speed, elbo = _paired_with_float32(runs, float32[backend])
+            summary["speed_vs_float32_by_round"] = speed
+            summary["neg_elbo_minus_float32_by_seed"] = elbo
         report(summary)
     if references:
         summary = {

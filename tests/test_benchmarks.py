@@ -270,26 +270,53 @@ def test_odd_rounds_run_their_jobs_in_reverse_order(idx_dir):
     order = [first, first[::-1]]
     assert [r["round"] for r in runs] == [i for i in range(2) for _ in first]
     assert [f"{r['impl']}/{r['precision']}" for r in runs] == sum(order, [])
-    if HAS_TORCH:  # each package run is still paired with its own round
 
-        def speed(impl, round_index):
-            (run,) = [
-                r
-                for r in runs
-                if (r["impl"], r["precision"], r["round"])
-                == (impl, "float32", round_index)
-            ]
-            return run["images_per_sec"]
+    def run_of(impl, precision, round_index):
+        (run,) = [
+            r
+            for r in runs
+            if (r["impl"], r["precision"], r["round"]) == (impl, precision, round_index)
+        ]
+        return run
 
-        ratios = [speed("keras_vae", i) / speed("torch_reference", i) for i in (0, 1)]
-        summary = next(
+    def summary_of(precision):
+        return next(
             line
             for line in lines
             if line.get("summary")
-            and (line["impl"], line.get("precision")) == ("keras_vae", "float32")
+            and (line["impl"], line.get("precision")) == ("keras_vae", precision)
         )
+
+    # Each bf16 run is paired with the float32 run of its own round (seed).
+    f32 = [run_of("keras_vae", "float32", i) for i in (0, 1)]
+    bf16 = [run_of("keras_vae", "mixed_bfloat16", i) for i in (0, 1)]
+    summary = summary_of("mixed_bfloat16")
+    assert summary["speed_vs_float32_by_round"] == pytest.approx(
+        [
+            b["images_per_sec"] / f["images_per_sec"]
+            for b, f in zip(bf16, f32, strict=True)
+        ],
+        abs=5.1e-4,
+    )
+    assert summary["neg_elbo_minus_float32_by_seed"] == pytest.approx(
+        [
+            b["test_neg_elbo"] - f["test_neg_elbo"]
+            for b, f in zip(bf16, f32, strict=True)
+        ],
+        abs=5.1e-4,
+    )
+    if HAS_TORCH:  # each package run is still paired with its own round
+        ratios = [
+            run_of("keras_vae", "float32", i)["images_per_sec"]
+            / run_of("torch_reference", "float32", i)["images_per_sec"]
+            for i in (0, 1)
+        ]
+        summary = summary_of("float32")
         expected = statistics.median(ratios)
         assert summary["speed_vs_reference"] == pytest.approx(expected, abs=5.1e-4)
+        assert summary["speed_vs_reference_by_round"] == pytest.approx(
+            ratios, abs=5.1e-4
+        )
 
 
 @TF_ONLY
