@@ -224,10 +224,11 @@ def _paired_with_float32(runs, float32_runs):
         for r in sorted(runs, key=lambda r: r["round"])
         if r["round"] in base
     ]
-    speed = [
+    speed = [  # None where a run was too short to time
         round(r["images_per_sec"] / b["images_per_sec"], 3)
-        for r, b in pairs
         if b["images_per_sec"]
+        else None
+        for r, b in pairs
     ]
     elbo = [round(r["test_neg_elbo"] - b["test_neg_elbo"], 3) for r, b in pairs]
     return speed, elbo
