@@ -21,6 +21,12 @@
 # left allows it. Run from the repository root on the device machine,
 # with the Keras wheels in .whl/ and the Fashion-MNIST IDX files in .data/:
 #
+#   # here, first (the device had Python 3.12, JAX, torch, no TensorFlow, no
+#   # Keras and no internet in session 19; /.whl/ is git-ignored):
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 \
+#     --platform manylinux2014_x86_64 -d .whl keras==3.15.1 namex optree
+#   mkdir -p .data && cp /usr/share/datasets/fashion-mnist/*.gz .data/
+#   # then the device tool's run, with carry [".whl", ".data"]:
 #   bash benchmarks/gpu_session.sh          (writes under $OUT)
 #   SMOKE=1 bash benchmarks/gpu_session.sh  (tiny runs, any machine)
 #   SECTIONS="conv_sub dcgan_sub" bash benchmarks/gpu_session.sh  (some)
