@@ -22,7 +22,7 @@
 # with the Keras wheels in .whl/ and the Fashion-MNIST IDX files in .data/:
 #
 #   # here, first (the device had Python 3.12, JAX, torch, no TensorFlow, no
-#   # Keras and no internet in session 19; /.whl/ is git-ignored):
+#   # Keras and no internet in session 19; /.whl/ and /.data/ are git-ignored):
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 \
 #     --platform manylinux2014_x86_64 -d .whl keras==3.15.1 namex optree
 #   mkdir -p .data && cp /usr/share/datasets/fashion-mnist/*.gz .data/
