@@ -33,6 +33,7 @@ MODELS = common.MODELS
 WORKLOADS = (*MODELS, "data", "scaling", "streaming")
 BACKENDS = ("tensorflow", "jax", "torch")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+MEMORY_FORMATS = ("channels_first", "channels_last")
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("workload", None, WORKLOADS, "What to measure.")
@@ -47,6 +48,14 @@ flags.DEFINE_enum(
     ["keras", "torch"],
     "Reference's initial weights: as Keras draws them (the same model as the "
     "package's), or PyTorch's defaults.",
+)
+flags.DEFINE_list(
+    "reference_memory_format",
+    ["channels_first"],
+    f"Reference's tensor layouts, of {MEMORY_FORMATS}; one reference run a "
+    "round for each: PyTorch's default NCHW, the plain loop (the summaries' "
+    "`speed_vs_reference`), or the opt-in NHWC of PyTorch's performance guide "
+    "(`speed_vs_reference_channels_last`).",
 )
 flags.DEFINE_enum(
     "input",
@@ -243,10 +252,11 @@ def summarize(workload, results, peaks=None):
         (r["train_gflop_per_image"] for r in results if "train_gflop_per_image" in r),
         None,
     )
-    references = [r for r in results if r["impl"] == "torch_reference"]
-    ref_by_round = {}
-    for r in references:
-        ref_by_round.setdefault(r["round"], []).append(r["images_per_sec"])
+    references = {}
+    for r in results:
+        if r["impl"] == "torch_reference":
+            fmt = r.get("memory_format", "channels_first")
+            references.setdefault(fmt, []).append(r)
     groups = {}
     for r in results:
         if r["impl"] == "keras_vae":
@@ -267,23 +277,10 @@ def summarize(workload, results, peaks=None):
             "test_neg_elbo_range": _spread(runs),
         }
         add_flops(summary, flop_per_image, peaks.get(backend), precision)
-        ratios = [
-            r["images_per_sec"] / statistics.mean(ref_by_round[r["round"]])
-            for r in sorted(runs, key=lambda r: r["round"])
-            if r["round"] in ref_by_round and statistics.mean(ref_by_round[r["round"]])
-        ]
-        if ratios:
-            summary["speed_vs_reference"] = round(statistics.median(ratios), 3)
-            summary["speed_vs_reference_by_round"] = [round(x, 3) for x in ratios]
-            best = _best_epoch_ratios(runs, references)
-            if best:
-                summary["speed_vs_reference_best_epoch"] = round(
-                    statistics.median(best), 3
-                )
-            ref_elbo = statistics.median(r["test_neg_elbo"] for r in references)
-            summary["neg_elbo_minus_reference"] = round(
-                summary["test_neg_elbo"] - ref_elbo, 3
-            )
+        for fmt, refs in references.items():
+            # The plain NCHW loop is "the reference"; other layouts are named.
+            suffix = "" if fmt == "channels_first" else f"_{fmt}"
+            summary.update(_vs_reference(summary, runs, refs, suffix))
         if precision != "float32" and backend in float32:
             base = statistics.median(r["images_per_sec"] for r in float32[backend])
             if base:  # 0 when a run was too short to time
@@ -296,21 +293,48 @@ def summarize(workload, results, peaks=None):
             summary["speed_vs_float32_by_round"] = speed
             summary["neg_elbo_minus_float32_by_seed"] = elbo
         report(summary)
-    if references:
+    for fmt, refs in references.items():
         summary = {
             "summary": True,
             "workload": workload,
             "impl": "torch_reference",
-            "runs": len(references),
-            "images_per_sec": statistics.median(
-                r["images_per_sec"] for r in references
-            ),
-            "test_neg_elbo": statistics.median(r["test_neg_elbo"] for r in references),
-            "peak_rss_mb": max(r["peak_rss_mb"] for r in references),
-            "test_neg_elbo_range": _spread(references),
+            "memory_format": fmt,
+            "runs": len(refs),
+            "images_per_sec": statistics.median(r["images_per_sec"] for r in refs),
+            "test_neg_elbo": statistics.median(r["test_neg_elbo"] for r in refs),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in refs),
+            "test_neg_elbo_range": _spread(refs),
         }
         add_flops(summary, flop_per_image, peaks.get("torch"), "float32")
         report(summary)
+
+
+def _vs_reference(summary, runs, references, suffix):
+    """The package runs' speed and ELBO against one layout's reference runs:
+    each round's images/s ratio to the reference of the same round, their
+    median, the fastest-epoch ratio, and the median ELBO difference. Field
+    names end in `suffix` (empty for the plain NCHW reference)."""
+    ref_by_round = {r["round"]: r["images_per_sec"] for r in references}
+    ratios = [
+        r["images_per_sec"] / ref_by_round[r["round"]]
+        for r in sorted(runs, key=lambda r: r["round"])
+        if ref_by_round.get(r["round"])
+    ]
+    if not ratios:
+        return {}
+    fields = {
+        "speed_vs_reference": round(statistics.median(ratios), 3),
+        "speed_vs_reference_by_round": [round(x, 3) for x in ratios],
+    }
+    best = _best_epoch_ratios(runs, references)
+    if best:
+        fields["speed_vs_reference_best_epoch"] = round(statistics.median(best), 3)
+    ref_elbo = statistics.median(r["test_neg_elbo"] for r in references)
+    fields["neg_elbo_minus_reference"] = round(summary["test_neg_elbo"] - ref_elbo, 3)
+    return {
+        name.replace("_reference", f"_reference{suffix}", 1): value
+        for name, value in fields.items()
+    }
 
 
 def reference_run(spec):
@@ -328,7 +352,8 @@ def round_jobs(workload, round_index):
     for precision in FLAGS.precision:
         spec = model_spec(workload, precision, round_index)
         if FLAGS.reference and precision == "float32":
-            jobs.append((reference_run, spec))
+            for fmt in dict.fromkeys(FLAGS.reference_memory_format):
+                jobs.append((reference_run, {**spec, "memory_format": fmt}))
         jobs.extend((package_run, spec, backend) for backend in FLAGS.backend)
     return jobs[::-1] if round_index % 2 else jobs
 
@@ -403,6 +428,12 @@ def main(argv):
     bad = [p for p in FLAGS.precision if p not in PRECISIONS]
     if bad:
         raise app.UsageError(f"--precision must be of {PRECISIONS}. Received: {bad}")
+    bad = [f for f in FLAGS.reference_memory_format if f not in MEMORY_FORMATS]
+    if bad or not FLAGS.reference_memory_format:
+        raise app.UsageError(
+            f"--reference_memory_format must be of {MEMORY_FORMATS}. "
+            f"Received: {FLAGS.reference_memory_format}"
+        )
     if FLAGS.workload in MODELS:
         run_models(FLAGS.workload)
     else:

@@ -1,6 +1,6 @@
 """Markdown tables from `run.py`'s JSON lines: `python benchmarks/tables.py
 results/*.jsonl`. The matrix-product peaks, then one row per measurement,
-then the summaries."""
+then the summaries; a column shows only where some line has its field."""
 
 import json
 import sys
@@ -10,6 +10,7 @@ RUN_COLUMNS = (
     "impl",
     "backend",
     "precision",
+    "memory_format",
     "round",
     "images_per_sec",
     "first_step_s",
@@ -22,12 +23,17 @@ SUMMARY_COLUMNS = (
     "impl",
     "backend",
     "precision",
+    "memory_format",
     "runs",
     "images_per_sec",
     "speed_vs_reference",
     "speed_vs_reference_by_round",
     "speed_vs_reference_best_epoch",
     "neg_elbo_minus_reference",
+    "speed_vs_reference_channels_last",
+    "speed_vs_reference_channels_last_by_round",
+    "speed_vs_reference_channels_last_best_epoch",
+    "neg_elbo_minus_reference_channels_last",
     "test_neg_elbo_range",
     "speed_vs_float32",
     "speed_vs_float32_by_round",
@@ -46,6 +52,8 @@ PEAK_COLUMNS = (
 
 
 def table(rows, columns):
+    """A Markdown table of the columns that at least one row has."""
+    columns = [c for c in columns if any(c in row for row in rows)]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
         cells = []
