@@ -121,6 +121,17 @@ def keras_init(model):
                 nn.init.zeros_(layer.bias)
 
 
+def to_memory_format(model, name):
+    """Lays the model's 4-D weights out as `name` says, in place; returns the
+    `torch.memory_format` its input batches should take too."""
+    if name not in MEMORY_FORMATS:
+        raise ValueError(
+            f"memory_format must be one of {sorted(MEMORY_FORMATS)}. Received: {name!r}"
+        )
+    model.to(memory_format=MEMORY_FORMATS[name])
+    return MEMORY_FORMATS[name]
+
+
 def losses(model, x):
     """Per-batch means of the Bernoulli reconstruction NLL and KL (nats)."""
     h = model.enc(x)
@@ -155,13 +166,7 @@ def main():
             f"reference_init must be 'keras' or 'torch'. Received: {init!r}"
         )
     memory_format = spec.get("memory_format", "channels_first")
-    if memory_format not in MEMORY_FORMATS:
-        raise ValueError(
-            f"memory_format must be one of {sorted(MEMORY_FORMATS)}. "
-            f"Received: {memory_format!r}"
-        )
-    layout = MEMORY_FORMATS[memory_format]
-    model = model.to(memory_format=layout)
+    layout = to_memory_format(model, memory_format)
     optimizer = torch.optim.Adam(model.parameters(), lr=spec["learning_rate"])
     batch, done, step = spec["batch_size"], 0, 0
     steps = spec.get("steps")

@@ -107,6 +107,8 @@ def bench(*args):
 @pytest.mark.parametrize("workload", ["mlp", "conv", "dcgan"])
 def test_model_workloads_print_runs_and_summaries(idx_dir, workload):
     backend = keras.backend.backend()
+    # The convolutional references also run in PyTorch's channels_last layout.
+    layouts = ["channels_first"] + (["channels_last"] if workload != "mlp" else [])
     lines = bench(
         f"--workload={workload}",
         f"--backend={backend}",
@@ -116,6 +118,7 @@ def test_model_workloads_print_runs_and_summaries(idx_dir, workload):
         "--batch_size=32",
         "--test_examples=64",
         "--reference" if HAS_TORCH else "--noreference",
+        f"--reference_memory_format={','.join(layouts)}",
         "--peak_rows=256",
     )
     peaks = {line["backend"]: line for line in lines if line["impl"] == "matmul"}
@@ -127,8 +130,13 @@ def test_model_workloads_print_runs_and_summaries(idx_dir, workload):
     runs = [
         line for line in lines if not line.get("summary") and line["impl"] != "matmul"
     ]
-    impls = ["torch_reference", "keras_vae"] if HAS_TORCH else ["keras_vae"]
-    assert [r["impl"] for r in runs] == impls
+    impls = ["torch_reference"] * len(layouts) if HAS_TORCH else []
+    assert [r["impl"] for r in runs] == [*impls, "keras_vae"]
+    references = runs[:-1]
+    assert [r["memory_format"] for r in references] == layouts[: len(references)]
+    if len(references) == 2:  # the same model from the same seed, laid out anew
+        plain, nhwc = (r["test_neg_elbo"] for r in references)
+        assert nhwc == pytest.approx(plain, abs=0.01)
     for run in runs:
         assert MODEL_FIELDS <= set(run), MODEL_FIELDS - set(run)
         assert run["images_per_sec"] > 0 and np.isfinite(run["test_neg_elbo"])
@@ -172,6 +180,16 @@ def test_model_workloads_print_runs_and_summaries(idx_dir, workload):
         assert summary["speed_vs_reference_best_epoch"] == pytest.approx(
             reference["epoch_s"][1] / package["epoch_s"][1], abs=5.1e-4
         )
+        if len(references) == 2:
+            assert summary["speed_vs_reference_channels_last"] == pytest.approx(
+                package["images_per_sec"] / runs[1]["images_per_sec"], abs=5.1e-4
+            )
+        formats = [
+            line["memory_format"]
+            for line in lines
+            if line.get("summary") and line["impl"] == "torch_reference"
+        ]
+        assert formats == layouts
 
 
 def test_device_input_and_the_model_switches(idx_dir):
@@ -376,6 +394,49 @@ def test_reference_starts_from_kerass_initial_weights():
         assert float(w.abs().max()) <= limit
         # Uniform(-limit, limit) has standard deviation limit / sqrt(3).
         assert float(w.std()) == pytest.approx(limit / np.sqrt(3), rel=0.1)
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="the reference needs PyTorch")
+def test_reference_lays_out_its_weights_as_asked():
+    import torch
+
+    sys.path.insert(0, os.path.join(REPO, "benchmarks"))
+    try:
+        import torch_reference
+    finally:
+        sys.path.remove(os.path.join(REPO, "benchmarks"))
+    model = torch_reference.Conv(16)
+    kernels = [p for p in model.parameters() if p.dim() == 4]
+    assert len(kernels) == 5 and all(k.is_contiguous() for k in kernels)
+    layout = torch_reference.to_memory_format(model, "channels_last")
+    assert layout is torch.channels_last
+    kernels = [p for p in model.parameters() if p.dim() == 4]
+    assert all(k.is_contiguous(memory_format=torch.channels_last) for k in kernels)
+    assert not model.enc[2].weight.is_contiguous()  # 32 -> 64: NHWC now
+    assert torch_reference.to_memory_format(model, "channels_first") is (
+        torch.contiguous_format
+    )
+    assert model.enc[2].weight.is_contiguous()
+    with pytest.raises(ValueError, match="Received: 'nhwc'"):
+        torch_reference.to_memory_format(model, "nhwc")
+
+
+def test_run_refuses_an_unknown_reference_layout(idx_dir):
+    done = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(REPO, "benchmarks", "run.py"),
+            "--workload=conv",
+            "--reference_memory_format=channels_last,nhwc",
+            f"--data_dir={idx_dir}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0 and not done.stdout
+    assert "--reference_memory_format must be of" in done.stderr
+    assert "Received: ['channels_last', 'nhwc']" in done.stderr
 
 
 def probe(script, *args):
