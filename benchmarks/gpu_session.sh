@@ -12,7 +12,7 @@
 #      with the data held on the GPU (`--input=device`), beside the
 #      plain-PyTorch reference, to repeat session 19's figures; `conv`'s
 #      reference runs in NCHW and in channels_last (NHWC), which made the
-#      CPU reference 1.01-1.18x faster in session 25.
+#      CPU reference 0.98-1.26x as fast per round in session 25.
 #
 # Other sections, by name: `seeds` (ten seeds of the torch backend's `conv`
 # each way, weights drawn by CUDA or on the CPU, ELBOs only), `sub_pixel_conv`,
