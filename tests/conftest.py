@@ -1,5 +1,6 @@
 """Shared fixtures: tiny data, seeding, and a clean dtype policy per test."""
 
+import importlib
 import os
 import subprocess
 import sys
@@ -79,6 +80,16 @@ def gradient(fn, x):
 
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def import_benchmark(name):
+    """A module of `benchmarks/` (a folder of scripts, not a package)."""
+    folder = os.path.join(REPO, "benchmarks")
+    sys.path.insert(0, folder)
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(folder)
 
 
 def run_script(name, *args, cwd=REPO, timeout=600):

@@ -1,17 +1,10 @@
 """`benchmarks/summaries.py`: the summary lines `run.py` prints, computed from
 made-up run results so that every ratio can be checked by hand."""
 
-import os
-import sys
-
 import pytest
-from conftest import REPO
+from conftest import import_benchmark
 
-sys.path.insert(0, os.path.join(REPO, "benchmarks"))
-try:
-    import summaries
-finally:
-    sys.path.remove(os.path.join(REPO, "benchmarks"))
+summaries = import_benchmark("summaries")
 
 
 def run(impl, round_index, images_per_sec, elbo, epoch_s, **fields):

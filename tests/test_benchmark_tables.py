@@ -1,16 +1,10 @@
 """`benchmarks/tables.py`: Markdown tables from `run.py`'s JSON lines."""
 
 import json
-import os
-import sys
 
-from conftest import REPO
+from conftest import import_benchmark
 
-sys.path.insert(0, os.path.join(REPO, "benchmarks"))
-try:
-    import tables
-finally:
-    sys.path.remove(os.path.join(REPO, "benchmarks"))
+tables = import_benchmark("tables")
 
 
 def header_and_rows(text):

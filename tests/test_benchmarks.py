@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import pytest
 from conftest import REPO
+from conftest import import_benchmark
 from test_data_idx import write_idx
 
 import keras_vae
@@ -369,11 +370,7 @@ def test_reference_starts_from_kerass_initial_weights():
     # Keras draws them: Glorot-uniform, zero biases.
     import torch
 
-    sys.path.insert(0, os.path.join(REPO, "benchmarks"))
-    try:
-        import torch_reference
-    finally:
-        sys.path.remove(os.path.join(REPO, "benchmarks"))
+    torch_reference = import_benchmark("torch_reference")
     torch.manual_seed(0)
     model = torch_reference.Conv(16)
     default_bias = model.enc[0].bias.detach().clone()
@@ -400,11 +397,7 @@ def test_reference_starts_from_kerass_initial_weights():
 def test_reference_lays_out_its_weights_as_asked():
     import torch
 
-    sys.path.insert(0, os.path.join(REPO, "benchmarks"))
-    try:
-        import torch_reference
-    finally:
-        sys.path.remove(os.path.join(REPO, "benchmarks"))
+    torch_reference = import_benchmark("torch_reference")
     model = torch_reference.Conv(16)
     kernels = [p for p in model.parameters() if p.dim() == 4]
     assert len(kernels) == 5 and all(k.is_contiguous() for k in kernels)
@@ -422,17 +415,11 @@ def test_reference_lays_out_its_weights_as_asked():
 
 
 def test_run_refuses_an_unknown_reference_layout(idx_dir):
-    done = subprocess.run(
-        [
-            sys.executable,
-            os.path.join(REPO, "benchmarks", "run.py"),
-            "--workload=conv",
-            "--reference_memory_format=channels_last,nhwc",
-            f"--data_dir={idx_dir}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    done, _ = probe(
+        "run.py",
+        "--workload=conv",
+        "--reference_memory_format=channels_last,nhwc",
+        f"--data_dir={idx_dir}",
     )
     assert done.returncode != 0 and not done.stdout
     assert "--reference_memory_format must be of" in done.stderr
